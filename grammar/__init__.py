@@ -1,0 +1,1 @@
+"""The lark grammar of the Nix expression language (shipped as nixdf.grammar)."""

@@ -1,0 +1,3 @@
+from nixdf.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""The library's front door: load, render and build a Nixfile.
+
+Runs the stages in order (parse → evaluate → spec → plan → render → engine) and
+attaches the source text to errors so they can show the offending line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import defaults
+from .engine import BuildRequest, Engine, build_argv, probe, run_build
+from .errors import NixdfError, UsageError
+from .evaluate import find_images
+from .inputs import nix_inputs
+from .parse import parse
+from .plan import COMPAT_TARGETS, DockerfilePlan, Nixpkgs, PlanOptions, plan
+from .render import render
+from .spec import ImageSpec, to_specs
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    nix_image: str = defaults.NIX_IMAGE
+    nixpkgs: str | None = None
+    compat: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    nixfile: Path
+    plan: DockerfilePlan
+    text: str
+    external_nixpkgs: Path | None
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def _located(source: str) -> Iterator[None]:
+    try:
+        yield
+    except NixdfError as err:
+        raise err.with_source(source) from None
+
+
+def load(nixfile: Path) -> list[ImageSpec]:
+    """Parse and statically evaluate a Nixfile into checked image specs."""
+    if not nixfile.is_file():
+        raise UsageError(f"{nixfile}: no such Nixfile",
+                         hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
+    source = nixfile.read_text(encoding="utf-8")
+    with _located(source):
+        return to_specs(find_images(parse(source, _display_name(nixfile))))
+
+
+def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
+    if spec is None:
+        return Nixpkgs("tarball", url=defaults.NIXPKGS_URL,
+                       sha256=defaults.NIXPKGS_SHA256), None
+    if "://" in spec:
+        url, _, sha256 = spec.partition("#sha256=")
+        if not sha256:
+            raise UsageError(f"--nixpkgs {spec}: a tarball URL needs its hash",
+                             hint="write URL#sha256=HASH (the hash fetchTarball expects).")
+        if any(c in url + sha256 for c in "'\"\\$ \n"):
+            raise UsageError(f"--nixpkgs {spec}: quotes, '$', '\\' and spaces are not allowed")
+        return Nixpkgs("tarball", url=url, sha256=sha256), None
+    path = Path(spec).resolve()
+    if not path.exists():
+        raise UsageError(f"--nixpkgs {spec}: no such file or directory")
+    directory, entry = (path, "") if path.is_dir() else (path.parent, path.name)
+    if any(c in entry for c in "'\"\\$"):
+        raise UsageError(f"--nixpkgs {spec}: the file name has a quote, '$' or '\\'")
+    if directory.is_relative_to(context):
+        relative = directory.relative_to(context).as_posix()
+        return Nixpkgs("context", context_path=relative, entry=entry), None
+    return Nixpkgs("external", entry=entry), directory
+
+
+def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
+    """The Dockerfile for a Nixfile; the build context is the Nixfile's directory."""
+    if options.compat not in (None, *COMPAT_TARGETS):
+        raise UsageError(f"--compat {options.compat}: unknown target",
+                         hint="the only compatibility target is docker-20.10.")
+    specs = load(nixfile)
+    context = nixfile.resolve().parent
+    source = nixfile.read_text(encoding="utf-8")
+    with _located(source):
+        inputs = nix_inputs(nixfile, context, parse)
+    nixpkgs, external = _nixpkgs(options.nixpkgs, context)
+    the_plan = plan(specs, PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
+                                       options.compat))
+    return Rendered(nixfile, the_plan, render(the_plan), external)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write, fsync, rename: a reader sees the old file or the new one, never half."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class BuildPlan:
+    engine: Engine
+    requests: tuple[BuildRequest, ...]
+    rendered: Rendered
+
+    @property
+    def commands(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(build_argv(self.engine, request) for request in self.requests)
+
+
+def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
+                  tags: tuple[str, ...], engine: Engine | None = None) -> BuildPlan:
+    """Render for the engine at hand (compat when it is Docker 20.10) and make the requests.
+
+    Without ``target`` every image is built, each tagged with its Nixfile name:tag.
+    """
+    engine = engine or probe()
+    if options.compat is None and engine.wants_compat:
+        options = RenderOptions(options.nix_image, options.nixpkgs, COMPAT_TARGETS[0])
+    rendered = render_path(nixfile, options)
+    images = {image.name: image for image in rendered.plan.images}
+    if target is not None and target not in images:
+        raise UsageError(f"--target {target}: no such image",
+                         hint=f"the images of {nixfile} are: {', '.join(images)}")
+    if tags and target is None and len(images) > 1:
+        raise UsageError("-t names one image, but this Nixfile has several",
+                         hint=f"add --target, one of: {', '.join(images)}")
+    chosen = [target] if target else list(images)
+    context = nixfile.resolve().parent
+    requests = tuple(
+        BuildRequest(context, name if len(images) > 1 or target else None,
+                     tags or (images[name].reference,), rendered.external_nixpkgs)
+        for name in chosen)
+    return BuildPlan(engine, requests, rendered)
+
+
+def build(prepared: BuildPlan) -> None:
+    """Run every build request, each reading the rendered Dockerfile on stdin."""
+    for request in prepared.requests:
+        run_build(prepared.engine, request, prepared.rendered.text)

@@ -1,0 +1,123 @@
+"""The ``nixdf`` command: a thin typer shell over :mod:`nixdf.api`.
+
+Exit codes: 0 success, 2 bad Nixfile or usage, 3 the engine is missing or the
+build failed, 70 a bug in nixdf.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import api, defaults
+from .errors import NixdfError
+
+app = typer.Typer(
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Nix builds for BuildKit, through a Dockerfile you can read.\n\n"
+    "Exit codes: 0 ok, 2 bad Nixfile or usage, 3 engine missing or build failed.",
+)
+
+NixfileArg = Annotated[Path, typer.Argument(help="The Nixfile (default: ./Nixfile).")]
+NixImage = Annotated[str, typer.Option("--nix-image", help="The Nix builder image.",
+                                       metavar="REF")]
+NixpkgsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads Optional
+    "--nixpkgs", metavar="SRC",
+    help="What pkgs is: a local directory or file (import SRC {}), or URL#sha256=HASH of a "
+    "tarball. Default: the pinned nixpkgs 24.05 release.")]
+CompatOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--compat", metavar="TARGET",
+    help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link).")]
+
+
+def _fail(err: NixdfError) -> typer.Exit:
+    print(str(err), file=sys.stderr)
+    return typer.Exit(err.exit_code)
+
+
+def _guard(func):  # type: ignore[no-untyped-def]
+    """Expected errors become a message and an exit code; bugs say so."""
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return func(*args, **kwargs)
+        except NixdfError as err:
+            raise _fail(err) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception:
+            print("nixdf: internal error, please report it with this output:", file=sys.stderr)
+            traceback.print_exc()
+            raise typer.Exit(70) from None
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    wrapper.__annotations__ = func.__annotations__
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+@app.command()
+@_guard
+def render(
+    nixfile: NixfileArg = Path("Nixfile"),
+    output: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "-o", "--output", help="Write the Dockerfile here (atomically) instead of stdout.")
+    ] = None,
+    nix_image: NixImage = defaults.NIX_IMAGE,
+    nixpkgs: NixpkgsOpt = None,
+    compat: CompatOpt = None,
+) -> None:
+    """Print the Dockerfile for a Nixfile.
+
+    Example: nixdf render examples/redis/Nixfile -o examples/redis/Dockerfile
+    """
+    rendered = api.render_path(nixfile, api.RenderOptions(nix_image, nixpkgs, compat))
+    if output is None:
+        sys.stdout.write(rendered.text)
+    else:
+        api.write_atomic(output, rendered.text)
+
+
+@app.command()
+@_guard
+def build(
+    nixfile: NixfileArg = Path("Nixfile"),
+    tag: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "-t", "--tag", help="Name:tag for the image (default: the Nixfile's name and tag).")
+    ] = None,
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", help="Build only this image (its attribute name).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the build commands instead of running them.")] = False,
+    nix_image: NixImage = defaults.NIX_IMAGE,
+    nixpkgs: NixpkgsOpt = None,
+    compat: CompatOpt = None,
+) -> None:
+    """Render the Dockerfile and build it with BuildKit.
+
+    Uses `docker buildx build` when buildx is installed, otherwise
+    `DOCKER_BUILDKIT=1 docker build` (then for Docker 20.10 the compat target).
+
+    Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev
+    """
+    prepared = api.prepare_build(nixfile, api.RenderOptions(nix_image, nixpkgs, compat),
+                                 target=target, tags=tuple(tag or ()))
+    compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
+    print(f"nixdf: building with {prepared.engine.kind} (Docker "
+          f"{prepared.engine.server_version}{compat_note})", file=sys.stderr)
+    if dry_run:
+        prefix = "" if prepared.engine.buildx else "DOCKER_BUILDKIT=1 "
+        for argv in prepared.commands:
+            print(f"nixdf render {shlex.quote(str(nixfile))} | {prefix}{shlex.join(argv)}")
+        return
+    api.build(prepared)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,125 @@
+"""Running the build: the only module that starts processes.
+
+The argv of every command is made by a pure function that tests assert on; the
+side effects stay in :func:`run_build` and :func:`probe`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EngineError
+
+# Docker releases before 23.0 ship BuildKit without buildx as their `docker build`;
+# their built-in Dockerfile frontend is syntax 1.2 (see the compat target).
+_FIRST_MODERN_DOCKER = 23
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """The container engine found: the docker binary, how it builds, the server version."""
+
+    docker: str
+    buildx: bool
+    server_version: str
+
+    @property
+    def kind(self) -> str:
+        return "docker buildx build" if self.buildx else "DOCKER_BUILDKIT=1 docker build"
+
+    @property
+    def wants_compat(self) -> bool:
+        """Docker 20.10's built-in BuildKit cannot fetch a newer Dockerfile frontend."""
+        if self.buildx:
+            return False
+        major = self.server_version.split(".", 1)[0]
+        return not major.isdigit() or int(major) < _FIRST_MODERN_DOCKER
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    context: Path
+    target: str | None
+    tags: tuple[str, ...]
+    external_nixpkgs: Path | None = None
+
+
+def docker_binary() -> str:
+    return os.environ.get("NIXDF_DOCKER", "docker")
+
+
+def probe(docker: str | None = None) -> Engine:
+    """Find the engine; one clear line when there is none."""
+    docker = docker or docker_binary()
+    if shutil.which(docker) is None:
+        raise EngineError(f"no '{docker}' command found: install Docker (Debian: apt-get install "
+                          "docker.io) or set NIXDF_DOCKER to the docker client")
+    version = _capture([docker, "version", "--format", "{{.Server.Version}}"])
+    if version is None:
+        raise EngineError("the Docker engine does not answer: start it (systemctl start docker, "
+                          "or dockerd) or point DOCKER_HOST at a running one")
+    buildx = _capture([docker, "buildx", "version"]) is not None
+    return Engine(docker, buildx, version.strip())
+
+
+def _capture(argv: Sequence[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
+    """The exact command that builds ``request``."""
+    argv: list[str] = [engine.docker]
+    argv += ["buildx", "build", "--load"] if engine.buildx else ["build"]
+    argv += ["-f", "-"]
+    if request.target:
+        argv += ["--target", request.target]
+    for tag in request.tags:
+        argv += ["-t", tag]
+    if request.external_nixpkgs is not None and engine.buildx:
+        argv += ["--build-context", f"nixdf-nixpkgs={request.external_nixpkgs}"]
+    argv.append(str(request.context))
+    return tuple(argv)
+
+
+def nixpkgs_image_argv(engine: Engine, source: Path) -> tuple[str, ...]:
+    """Docker 20.10 has no named build contexts: the package set becomes a local image."""
+    return (engine.docker, "build", "-q", "-t", "nixdf-nixpkgs", "-f", "-", str(source))
+
+
+def build_env(engine: Engine) -> dict[str, str]:
+    env = dict(os.environ)
+    if not engine.buildx:
+        env["DOCKER_BUILDKIT"] = "1"
+    return env
+
+
+def run_build(engine: Engine, request: BuildRequest, dockerfile: str) -> None:
+    """Build, the Dockerfile on stdin; BuildKit's own progress goes straight to the terminal."""
+    env = build_env(engine)
+    if request.external_nixpkgs is not None and not engine.buildx:
+        _run(nixpkgs_image_argv(engine, request.external_nixpkgs), env,
+             stdin="FROM scratch\nCOPY . /\n")
+    _run(build_argv(engine, request), env, stdin=dockerfile)
+
+
+def _run(argv: Sequence[str], env: dict[str, str], stdin: str) -> None:
+    print("nixdf: running " + shlex.join(argv), file=sys.stderr, flush=True)
+    try:
+        done = subprocess.run(argv, env=env, input=stdin, text=True, check=False)
+    except OSError as err:
+        raise EngineError(f"cannot run {argv[0]}: {err.strerror}") from None
+    if done.returncode != 0:
+        raise EngineError(f"the build failed (exit code {done.returncode}): "
+                          + shlex.join(argv))
+

@@ -1,0 +1,733 @@
+"""Static evaluation: the part of a Nixfile that must become Dockerfile text.
+
+Nix itself evaluates the Nixfile inside the builder; this module only computes
+the values nixdf writes into the Dockerfile (names, tags, config, scripts,
+image-to-image references) and finds where the images are. Evaluation is lazy,
+as in Nix, so a package expression nobody asks about is never looked at.
+Anything only Nix can know (``pkgs.redis``, ``import``, a string interpolating
+a store path) becomes an :class:`Opaque` value; a stage that needs it static
+reports it with its location.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import syntax as s
+from .errors import EvalError, Span
+
+BUILDERS = ("buildImage",)
+# Builders people reach for that the foundation does not implement yet; naming
+# them lets the error say so instead of "unknown function".
+PLANNED_BUILDERS = (
+    "buildLayeredImage",
+    "streamLayeredImage",
+    "buildImageWithNixDb",
+    "buildLayeredImageWithNixDb",
+)
+
+# Free names a Nixfile may use without declaring them (the bare attribute set
+# form) and the names a function-form Nixfile may ask for.
+SCOPE_NAMES = ("pkgs", "lib", "dockerTools", *BUILDERS, *PLANNED_BUILDERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """A value only Nix can compute, described for error messages."""
+
+    description: str
+    span: Span
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Builder:
+    """``buildImage`` and friends, however they were reached."""
+
+    name: str
+
+
+@dataclass(eq=False, slots=True)
+class Thunk:
+    """An unevaluated expression and its scope; forced at most once."""
+
+    expr: s.Expr | None
+    env: Env | None
+    value: Value | None = None
+    forcing: bool = False
+
+    @staticmethod
+    def of(value: Value) -> Thunk:
+        return Thunk(None, None, value)
+
+    def force(self) -> Value:
+        if self.value is not None:
+            return self.value
+        assert self.expr is not None and self.env is not None
+        if self.forcing:
+            raise EvalError("infinite recursion encountered", self.expr.span)
+        self.forcing = True
+        try:
+            self.value = _eval(self.expr, self.env)
+        finally:
+            self.forcing = False
+        return self.value
+
+
+@dataclass(eq=False, slots=True)
+class Attrs:
+    items: dict[str, Thunk]
+    key_spans: dict[str, Span]
+    span: Span
+
+
+@dataclass(eq=False, slots=True)
+class ListValue:
+    items: tuple[Thunk, ...]
+    span: Span
+
+
+@dataclass(eq=False, slots=True)
+class Closure:
+    func: s.Lambda
+    env: Env
+
+
+@dataclass(eq=False, slots=True)
+class Primop:
+    name: str
+    arity: int
+    impl: Callable[[list[Thunk], Span], Value]
+    args: tuple[Thunk, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class ImageCall:
+    """One ``buildImage { … }`` application: the builder and its argument set."""
+
+    builder: str
+    args: Attrs
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PathValue:
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """Nix ``null`` (Python's None is reserved for "not evaluated yet")."""
+
+
+NULL = Null()
+
+Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined first anyway
+    str, bool, int, float, Null, PathValue, Attrs, ListValue, Closure, Primop, Builder,
+    ImageCall, Opaque,
+]
+
+
+@dataclass(eq=False, slots=True)
+class Env:
+    vars: dict[str, Thunk]
+    parent: Env | None = None
+    # A `with` scope: consulted only when no lexical binding matches.
+    with_value: Thunk | None = None
+    withs: list[Thunk] = field(default_factory=list)
+
+    def lookup(self, name: str, span: Span) -> Value:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name].force()
+            env = env.parent
+        env = self
+        while env is not None:
+            if env.with_value is not None:
+                scope = env.with_value.force()
+                if isinstance(scope, Attrs) and name in scope.items:
+                    return scope.items[name].force()
+                if isinstance(scope, Opaque):
+                    return _select_opaque(scope, name, span)
+            env = env.parent
+        raise EvalError(f"undefined variable '{name}'", span)
+
+
+def type_name(value: Value) -> str:
+    names: dict[type, str] = {
+        str: "a string", bool: "a Boolean", int: "an integer", float: "a float",
+        Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
+        Closure: "a function", Primop: "a function", Builder: "a function",
+        ImageCall: "an image", Opaque: "a value only Nix knows",
+    }
+    return names[type(value)]
+
+
+def force_static(thunk: Thunk, what: str, span: Span) -> Value:
+    """Force a value that must become Dockerfile text; refuse what only Nix knows."""
+    value = thunk.force()
+    if isinstance(value, Opaque):
+        raise EvalError(
+            f"{what} must be known before the build, but it is {value.description}",
+            value.span if value.span.file else span,
+            hint="nixdf writes this value into the Dockerfile; store paths and package "
+            "attributes are only known to Nix. Refer to files through the image root "
+            '(e.g. "/bin/hello" with hello in contents); a lock phase that resolves store '
+            "paths is planned.",
+        )
+    return value
+
+
+# --- evaluation --------------------------------------------------------------
+
+
+def _eval(expr: s.Expr, env: Env) -> Value:
+    match expr:
+        case s.Int(value=v) | s.Float(value=v):
+            return v
+        case s.Str():
+            return _eval_string(expr, env)
+        case s.Path():
+            text = _eval_string(s.Str(expr.parts, expr.span), env)
+            return text if isinstance(text, Opaque) else PathValue(str(text))
+        case s.SearchPath(name=name):
+            return Opaque(f"the search path <{name}>", expr.span)
+        case s.Uri(value=v):
+            return v
+        case s.Ident(name=name):
+            return env.lookup(name, expr.span)
+        case s.AttrSet():
+            if expr.recursive:
+                scope = Env({}, env)
+                attrs = _bind_all(expr.bindings, scope, scope, expr.span)
+                scope.vars = attrs.items
+                return attrs
+            return _bind_all(expr.bindings, env, env, expr.span)
+        case s.List(items=items):
+            return ListValue(tuple(Thunk(i, env) for i in items), expr.span)
+        case s.Select():
+            return _eval_select(expr, env)
+        case s.HasAttr():
+            value = _eval(expr.expr, env)
+            for key in expr.path:
+                if isinstance(value, Opaque):
+                    return Opaque("an attribute test on a value only Nix knows", expr.span)
+                if not isinstance(value, Attrs):
+                    return False
+                name = _key_name(key, env)
+                if name not in value.items:
+                    return False
+                value = value.items[name].force()
+            return True
+        case s.Let():
+            scope = Env({}, env)
+            scope.vars = _bind_all(expr.bindings, scope, scope, expr.span).items
+            return _eval(expr.body, scope)
+        case s.With():
+            return _eval(expr.body, Env({}, env, Thunk(expr.env, env)))
+        case s.Assert():
+            cond = _eval(expr.cond, env)
+            if cond is False:
+                raise EvalError("assertion failed", expr.cond.span)
+            return _eval(expr.body, env)
+        case s.If():
+            cond = _eval(expr.cond, env)
+            if isinstance(cond, Opaque):
+                return Opaque("a conditional on a value only Nix knows", expr.span)
+            if not isinstance(cond, bool):
+                raise EvalError(f"'if' needs a Boolean, got {type_name(cond)}", expr.cond.span)
+            return _eval(expr.then if cond else expr.else_, env)
+        case s.Lambda():
+            return Closure(expr, env)
+        case s.Apply():
+            return apply(_eval(expr.func, env), Thunk(expr.arg, env), expr.span)
+        case s.UnaryOp(op="!"):
+            value = _eval(expr.operand, env)
+            if isinstance(value, Opaque):
+                return value
+            return not _expect(value, bool, expr.operand.span)
+        case s.UnaryOp():
+            value = _eval(expr.operand, env)
+            if isinstance(value, Opaque):
+                return value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise EvalError(f"cannot negate {type_name(value)}", expr.operand.span)
+            return -value
+        case s.BinOp():
+            return _eval_binop(expr, env)
+    raise AssertionError(f"unhandled syntax node {type(expr).__name__}")
+
+
+def _expect(value: Value, kind: type, span: Span) -> Value:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        wanted = type_name(kind())  # type: ignore[call-arg]
+        raise EvalError(f"expected {wanted}, got {type_name(value)}", span)
+    return value
+
+
+def _eval_string(expr: s.Str, env: Env) -> Value:
+    out: list[str] = []
+    for part in expr.parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        value = _eval(part, env)
+        if isinstance(value, Opaque):
+            return Opaque(f"a string interpolating {value.description}", part.span)
+        out.append(_coerce_to_string(value, part.span, interpolation=True))
+    return "".join(out)
+
+
+def _coerce_to_string(value: Value, span: Span, *, interpolation: bool = False) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, PathValue):
+        return value.value
+    if not interpolation:
+        if isinstance(value, bool):
+            return "1" if value else ""
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, Null):
+            return ""
+        if isinstance(value, ListValue):
+            return " ".join(_coerce_to_string(i.force(), span) for i in value.items)
+    raise EvalError(f"cannot coerce {type_name(value)} to a string", span)
+
+
+def _key_name(key: s.Key, env: Env) -> str:
+    if isinstance(key, s.StaticKey):
+        return key.name
+    value = _eval(key.expr, env)
+    if isinstance(value, Opaque):
+        raise EvalError(f"this attribute name is {value.description}", key.span)
+    if not isinstance(value, str):
+        raise EvalError(f"an attribute name must be a string, got {type_name(value)}", key.span)
+    return value
+
+
+def _bind_all(binds: tuple[s.Bind, ...], env: Env, inherit_env: Env, span: Span) -> Attrs:
+    """Build a set from bindings; nested paths (``a.b = 1; a.c = 2;``) merge."""
+    result = Attrs({}, {}, span)
+    for bind in binds:
+        if isinstance(bind, s.Inherit):
+            for key in bind.names:
+                name = _key_name(key, env)
+                _define(result, name, key.span, _inherited(bind, name, key.span, env, inherit_env))
+            continue
+        target = result
+        names = [_key_name(k, env) for k in bind.path]
+        for name, key in zip(names[:-1], bind.path[:-1], strict=False):
+            existing = target.items.get(name)
+            if existing is None:
+                nested = Attrs({}, {}, key.span)
+                target.items[name] = Thunk.of(nested)
+                target.key_spans[name] = key.span
+                target = nested
+                continue
+            value = existing.force()
+            if not isinstance(value, Attrs):
+                raise EvalError(f"attribute '{name}' already defined", key.span)
+            target = value
+        _define(target, names[-1], bind.path[-1].span, Thunk(bind.value, env))
+    return result
+
+
+def _inherited(bind: s.Inherit, name: str, span: Span, env: Env, inherit_env: Env) -> Thunk:
+    if bind.source is None:
+        # `inherit x;` in a rec set or let must not see its own binding.
+        outer = inherit_env.parent if inherit_env.parent is not None else inherit_env
+        return Thunk(s.Ident(name, span), outer)
+    return Thunk(s.Select(bind.source, (s.StaticKey(name, span),), None, span), env)
+
+
+def _define(target: Attrs, name: str, span: Span, thunk: Thunk) -> None:
+    if name in target.items:
+        raise EvalError(
+            f"attribute '{name}' already defined at {target.key_spans[name]}", span
+        )
+    target.items[name] = thunk
+    target.key_spans[name] = span
+
+
+def _eval_select(expr: s.Select, env: Env) -> Value:
+    value = _eval(expr.expr, env)
+    for key in expr.path:
+        name = _key_name(key, env)
+        if isinstance(value, Opaque):
+            value = _select_opaque(value, name, expr.span)
+            continue
+        if isinstance(value, Attrs) and name in value.items:
+            value = value.items[name].force()
+            continue
+        if expr.default is not None:
+            return _eval(expr.default, env)
+        if isinstance(value, Attrs):
+            raise EvalError(f"attribute '{name}' missing", key.span)
+        raise EvalError(f"cannot select '{name}' from {type_name(value)}", key.span)
+    return value
+
+
+def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
+    path = (*value.path, name)
+    if path[-1] in BUILDERS + PLANNED_BUILDERS and path[:-1] in (
+        ("pkgs", "dockerTools"),
+        ("dockerTools",),
+    ):
+        return Builder(path[-1])
+    if value.path:
+        return Opaque(".".join(path), span, path)
+    return Opaque(f"an attribute of {value.description}", span)
+
+
+def apply(func: Value, arg: Thunk, span: Span) -> Value:
+    if isinstance(func, Builder):
+        if func.name in PLANNED_BUILDERS:
+            raise EvalError(
+                f"{func.name} is not supported yet; use buildImage",
+                span,
+                hint="buildImage takes the same name, tag, contents and config arguments.",
+            )
+        args = arg.force()
+        if not isinstance(args, Attrs):
+            raise EvalError(f"{func.name} takes an attribute set, got {type_name(args)}", span)
+        return ImageCall(func.name, args, span)
+    if isinstance(func, Closure):
+        return _call(func, arg, span)
+    if isinstance(func, Primop):
+        args = (*func.args, arg)
+        if len(args) < func.arity:
+            return Primop(func.name, func.arity, func.impl, args)
+        return func.impl(list(args), span)
+    if isinstance(func, Opaque):
+        return Opaque(f"the result of calling {func.description}", span)
+    raise EvalError(f"attempt to call {type_name(func)}, which is not a function", span)
+
+
+def _call(func: Closure, arg: Thunk, span: Span) -> Value:
+    lam = func.func
+    scope = Env({}, func.env)
+    if lam.param is not None:
+        scope.vars[lam.param] = arg
+    if lam.formals is not None:
+        given = arg.force()
+        if isinstance(given, Opaque):
+            return Opaque(f"the result of calling a function with {given.description}", span)
+        if not isinstance(given, Attrs):
+            raise EvalError(f"function expects a set, got {type_name(given)}", span)
+        for formal in lam.formals.items:
+            if formal.name in given.items:
+                scope.vars[formal.name] = given.items[formal.name]
+            elif formal.default is not None:
+                scope.vars[formal.name] = Thunk(formal.default, scope)
+            else:
+                raise EvalError(f"function called without required argument '{formal.name}'",
+                                span)
+        if not lam.formals.ellipsis:
+            allowed = {f.name for f in lam.formals.items}
+            for name in given.items:
+                if name not in allowed:
+                    raise EvalError(f"function called with unexpected argument '{name}'", span)
+    return _eval(lam.body, scope)
+
+
+def _eval_binop(expr: s.BinOp, env: Env) -> Value:
+    op = expr.op
+    if op in ("&&", "||", "->"):
+        left = _eval(expr.left, env)
+        if isinstance(left, Opaque):
+            return Opaque("a Boolean only Nix knows", expr.span)
+        _expect(left, bool, expr.left.span)
+        if (op == "&&" and not left) or (op == "||" and left) or (op == "->" and not left):
+            return op != "&&"
+        right = _eval(expr.right, env)
+        return right if isinstance(right, Opaque) else _expect(right, bool, expr.right.span)
+    if op == "|>":
+        return apply(_eval(expr.right, env), Thunk(expr.left, env), expr.span)
+    if op == "<|":
+        return apply(_eval(expr.left, env), Thunk(expr.right, env), expr.span)
+    left, right = _eval(expr.left, env), _eval(expr.right, env)
+    if op in ("==", "!="):
+        if isinstance(left, Opaque) or isinstance(right, Opaque):
+            return Opaque("a comparison with a value only Nix knows", expr.span)
+        equal = _equal(left, right)
+        return equal if op == "==" else not equal
+    for side in (left, right):
+        if isinstance(side, Opaque):
+            return Opaque(side.description, side.span)
+    if op == "+":
+        if isinstance(left, str | PathValue):
+            text = _coerce_to_string(left, expr.left.span) + _coerce_to_string(
+                right, expr.right.span, interpolation=True)
+            return PathValue(text) if isinstance(left, PathValue) else text
+        return _arith(op, left, right, expr)
+    if op == "++":
+        _expect(left, ListValue, expr.left.span)
+        _expect(right, ListValue, expr.right.span)
+        assert isinstance(left, ListValue) and isinstance(right, ListValue)
+        return ListValue(left.items + right.items, expr.span)
+    if op == "//":
+        _expect(left, Attrs, expr.left.span)
+        _expect(right, Attrs, expr.right.span)
+        assert isinstance(left, Attrs) and isinstance(right, Attrs)
+        return Attrs({**left.items, **right.items}, {**left.key_spans, **right.key_spans},
+                     expr.span)
+    if op in ("<", "<=", ">", ">="):
+        if type(left) is not type(right) and not (
+            isinstance(left, int | float) and isinstance(right, int | float)
+        ):
+            raise EvalError(f"cannot compare {type_name(left)} with {type_name(right)}",
+                            expr.span)
+        a, b = left, right
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
+    return _arith(op, left, right, expr)
+
+
+def _arith(op: str, left: Value, right: Value, expr: s.BinOp) -> Value:
+    for side, span in ((left, expr.left.span), (right, expr.right.span)):
+        if isinstance(side, bool) or not isinstance(side, int | float):
+            raise EvalError(f"'{op}' needs numbers, got {type_name(side)}", span)
+    a, b = left, right
+    assert isinstance(a, int | float) and isinstance(b, int | float)
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise EvalError("division by zero", expr.right.span)
+    return a // b if isinstance(a, int) and isinstance(b, int) else a / b
+
+
+def _equal(a: Value, b: Value) -> bool:
+    if isinstance(a, Attrs) and isinstance(b, Attrs):
+        return a.items.keys() == b.items.keys() and all(
+            _equal(a.items[k].force(), b.items[k].force()) for k in a.items)
+    if isinstance(a, ListValue) and isinstance(b, ListValue):
+        return len(a.items) == len(b.items) and all(
+            _equal(x.force(), y.force()) for x, y in zip(a.items, b.items, strict=True))
+    return type(a) is type(b) and a == b
+
+
+# --- builtins ----------------------------------------------------------------
+
+
+def _primop(name: str, arity: int) -> Callable[[Callable[..., Value]], Primop]:
+    def wrap(fn: Callable[..., Value]) -> Primop:
+        return Primop(name, arity, fn)
+    return wrap
+
+
+def _forced(args: list[Thunk]) -> list[Value]:
+    values = [a.force() for a in args]
+    for value in values:
+        if isinstance(value, Opaque):
+            raise _OpaqueArgument(value)
+    return values
+
+
+class _OpaqueArgument(Exception):
+    def __init__(self, value: Opaque) -> None:
+        self.value = value
+
+
+def _lenient(name: str, arity: int, fn: Callable[[list[Value], Span], Value]) -> Primop:
+    """A builtin whose result is opaque when any argument is."""
+    def impl(args: list[Thunk], span: Span) -> Value:
+        try:
+            return fn(_forced(args), span)
+        except _OpaqueArgument as opaque:
+            return Opaque(f"the result of {name} on {opaque.value.description}", span)
+    return Primop(name, arity, impl)
+
+
+def _to_string(args: list[Value], span: Span) -> Value:
+    return _coerce_to_string(args[0], span)
+
+
+def _concat_strings_sep(args: list[Value], span: Span) -> Value:
+    sep, items = args
+    _expect(items, ListValue, span)
+    assert isinstance(items, ListValue)
+    parts = [i.force() for i in items.items]
+    for part in parts:
+        if isinstance(part, Opaque):
+            return Opaque(f"a string joining {part.description}", span)
+    return _coerce_to_string(sep, span).join(_coerce_to_string(p, span) for p in parts)
+
+
+def _map(args: list[Thunk], span: Span) -> Value:
+    func, items = args[0].force(), args[1].force()
+    if isinstance(items, Opaque):
+        return Opaque(f"a list mapped over {items.description}", span)
+    _expect(items, ListValue, span)
+    assert isinstance(items, ListValue)
+    return ListValue(tuple(_LazyApply.thunk(func, i, span) for i in items.items), span)
+
+
+class _LazyApply:
+    @staticmethod
+    def thunk(func: Value, arg: Thunk, span: Span) -> Thunk:
+        env = Env({"f": Thunk.of(func), "x": arg})
+        return Thunk(s.Apply(s.Ident("f", span), s.Ident("x", span), span), env)
+
+
+def _attr_names(args: list[Value], span: Span) -> Value:
+    attrs = _expect(args[0], Attrs, span)
+    assert isinstance(attrs, Attrs)
+    return ListValue(tuple(Thunk.of(k) for k in sorted(attrs.items)), span)
+
+
+def _length(args: list[Value], span: Span) -> Value:
+    items = _expect(args[0], ListValue, span)
+    assert isinstance(items, ListValue)
+    return len(items.items)
+
+
+def _to_json(args: list[Value], span: Span) -> Value:
+    return json.dumps(to_python(args[0], span), separators=(",", ":"), sort_keys=True)
+
+
+def _opaque_primop(name: str, arity: int) -> Primop:
+    def impl(args: list[Thunk], span: Span) -> Value:
+        return Opaque(f"the result of {name}", span)
+    return Primop(name, arity, impl)
+
+
+def _throw(args: list[Value], span: Span) -> Value:
+    raise EvalError(f"evaluation aborted: {_coerce_to_string(args[0], span)}", span)
+
+
+def _builtins() -> dict[str, Value]:
+    table: dict[str, Value] = {
+        "toString": _lenient("toString", 1, _to_string),
+        "concatStringsSep": _lenient("concatStringsSep", 2, _concat_strings_sep),
+        "map": Primop("map", 2, _map),
+        "attrNames": _lenient("attrNames", 1, _attr_names),
+        "length": _lenient("length", 1, _length),
+        "toJSON": _lenient("toJSON", 1, _to_json),
+        "throw": _lenient("throw", 1, _throw),
+        "abort": _lenient("abort", 1, _throw),
+        "import": _opaque_primop("import", 1),
+        "derivation": _opaque_primop("derivation", 1),
+        "fetchTarball": _opaque_primop("fetchTarball", 1),
+        "true": True,
+        "false": False,
+        "null": NULL,
+    }
+    return table
+
+
+_GLOBALS = ("toString", "map", "import", "derivation", "fetchTarball", "throw", "abort",
+            "true", "false", "null")
+
+
+def global_env(extra: dict[str, Value]) -> Env:
+    table = _builtins()
+    builtins_set = Attrs({k: Thunk.of(v) for k, v in table.items()}, {}, Span("", 0, 0, 0, 0))
+    env_vars = {name: Thunk.of(table[name]) for name in _GLOBALS}
+    env_vars["builtins"] = Thunk.of(builtins_set)
+    root = Env(env_vars)
+    return Env({k: Thunk.of(v) for k, v in extra.items()}, root)
+
+
+def to_python(value: Value, span: Span) -> object:
+    """Deep-force a static value into JSON-like Python data (for tests and toJSON)."""
+    match value:
+        case Null():
+            return None
+        case PathValue(value=v):
+            return v
+        case Attrs():
+            return {k: to_python(t.force(), span) for k, t in sorted(value.items.items())}
+        case ListValue():
+            return [to_python(t.force(), span) for t in value.items]
+        case Opaque():
+            raise EvalError(f"this value is {value.description}", value.span)
+        case Closure() | Primop() | Builder() | ImageCall():
+            raise EvalError(f"cannot convert {type_name(value)} to data", span)
+    return value
+
+
+def iter_list(value: Value, what: str, span: Span) -> Iterator[Thunk]:
+    if not isinstance(value, ListValue):
+        raise EvalError(f"{what} must be a list, got {type_name(value)}", span)
+    return iter(value.items)
+
+
+# --- finding the images ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FoundImage:
+    """An image of the Nixfile: where Nix finds it (``attr``) and its call."""
+
+    attr: str | None
+    call: ImageCall
+    key_span: Span
+
+
+_IMAGE_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def find_images(expr: s.Expr) -> list[FoundImage]:
+    """Evaluate a Nixfile far enough to list its images, in source order.
+
+    A Nixfile is a ``buildImage`` call, a set of them, or a function taking
+    ``{ pkgs, buildImage, ... }`` that returns either; free names in the first
+    two forms are the same scope the function form can ask for.
+    """
+    here = expr.span
+    scope: dict[str, Value] = {
+        "pkgs": Opaque("pkgs", here, ("pkgs",)),
+        "lib": Opaque("pkgs.lib", here, ("pkgs", "lib")),
+        "dockerTools": Opaque("pkgs.dockerTools", here, ("dockerTools",)),
+    }
+    scope.update({name: Builder(name) for name in BUILDERS + PLANNED_BUILDERS})
+    top = _eval(expr, global_env(scope))
+    if isinstance(top, Closure):
+        top = _call_with_scope(top, scope)
+    if isinstance(top, ImageCall):
+        return [FoundImage(None, top, top.span)]
+    if not isinstance(top, Attrs):
+        raise EvalError(
+            f"a Nixfile must give a buildImage call or a set of them, not {type_name(top)}",
+            here)
+    found = []
+    for name, thunk in top.items.items():
+        value = thunk.force()
+        if not isinstance(value, ImageCall):
+            continue
+        span = top.key_spans[name]
+        if not _IMAGE_ATTR.fullmatch(name):
+            raise EvalError(f"image attribute name {json.dumps(name)} cannot name a build "
+                            "stage", span, hint="use letters, digits, '_' and '-'.")
+        found.append(FoundImage(name, value, span))
+    if not found:
+        raise EvalError("this Nixfile defines no image", here,
+                        hint='add an attribute such as `app = buildImage { name = "app"; };`')
+    return found
+
+
+def _call_with_scope(func: Closure, scope: dict[str, Value]) -> Value:
+    lam = func.func
+    if lam.formals is not None:
+        for formal in lam.formals.items:
+            if formal.name not in scope and formal.default is None:
+                offered = ", ".join(sorted(scope))
+                raise EvalError(
+                    f"nixdf cannot supply the argument '{formal.name}'", formal.span,
+                    hint=f"nixdf passes {offered}; give '{formal.name}' a default "
+                    f"(`{formal.name} ? …`) or remove it.")
+        # As the builder's Nix side does: only the asked-for names, unless none are named.
+        wanted = {f.name for f in lam.formals.items}
+        if wanted:
+            scope = {k: v for k, v in scope.items() if k in wanted}
+    args = Attrs({k: Thunk.of(v) for k, v in scope.items()}, {}, lam.span)
+    return _call(func, Thunk.of(args), lam.span)

@@ -1,0 +1,167 @@
+"""From image specs to a Dockerfile plan: every decision, no text.
+
+The plan says which stages exist and in what order, what each copies and runs,
+and how the Nix store cache is keyed; ``render`` turns it into Dockerfile text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .defaults import DOCKERFILE_SYNTAX
+from .errors import SpecError
+from .spec import ImageConfig, ImageSpec
+
+COMPAT_TARGETS = ("docker-20.10",)
+# The default target asks for a pinned frontend: `COPY --link` needs 1.4+.
+MODERN_SYNTAX = DOCKERFILE_SYNTAX
+BUILDER_STAGE = "nix"
+# Where a local package set that lies outside the build context comes from: a
+# named build context (buildx) or a local image nixdf makes first (Docker 20.10).
+EXTERNAL_NIXPKGS = "nixdf-nixpkgs"
+SRC_DIR = "/nixdf/src"
+
+_STAGE = re.compile(r"[a-z][a-z0-9_.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Nixpkgs:
+    """What ``pkgs`` is: ``kind`` is "tarball", "context" or "external".
+
+    A local package set is its directory (a file's own directory, so the files
+    it imports come along), copied to /nixdf/nixpkgs; ``entry`` is the file to
+    import there, empty for the directory's default.nix.
+    """
+
+    kind: str
+    url: str = ""
+    sha256: str = ""
+    context_path: str = ""
+    entry: str = ""
+
+    @property
+    def path_in_builder(self) -> str:
+        return f"/nixdf/nixpkgs/{self.entry}" if self.entry else "/nixdf/nixpkgs"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    nix_image: str
+    nixpkgs: Nixpkgs
+    nixfile: str
+    inputs: tuple[str, ...]
+    compat: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStage:
+    """Builds one image's contents with Nix and stages its root in /out."""
+
+    name: str
+    image_attr: str | None
+    keep_contents_dirlinks: bool
+    needs_tools: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImageStage:
+    """The image itself: a base, the staged root, scripts run as root, config."""
+
+    name: str
+    reference: str
+    base: str
+    build_stage: str
+    run_as_root: str | None
+    extra_commands: str | None
+    config: ImageConfig
+
+
+@dataclass(frozen=True, slots=True)
+class DockerfilePlan:
+    syntax: str | None
+    link: bool
+    nixfile: str
+    nix_image: str
+    cache_id: str
+    nixpkgs: Nixpkgs
+    inputs: tuple[str, ...]
+    builds: tuple[BuildStage, ...]
+    images: tuple[ImageStage, ...]
+
+    @property
+    def default_target(self) -> str:
+        return self.images[-1].name
+
+
+def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
+    """Order the images so every base precedes its users, and name their stages."""
+    if options.compat not in (None, *COMPAT_TARGETS):
+        raise SpecError(f"unknown compatibility target {options.compat!r}",
+                        hint="the only one is docker-20.10.")
+    stage_of = {spec.attr: _stage_name(spec) for spec in specs}
+    if len(set(stage_of.values())) != len(stage_of):
+        raise SpecError("two images would get the same build stage name",
+                        specs[-1].span, hint="give the images attribute names that differ "
+                        "in more than case.")
+    builds: list[BuildStage] = []
+    images: list[ImageStage] = []
+    for spec in _bases_first(specs):
+        stage = stage_of[spec.attr]
+        build = f"{stage}-build"
+        builds.append(BuildStage(build, spec.attr, spec.keep_contents_dirlinks,
+                                 bool(spec.run_as_root or spec.extra_commands)))
+        base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
+        images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build,
+                                 spec.run_as_root, spec.extra_commands, spec.config))
+    return DockerfilePlan(
+        syntax=None if options.compat else MODERN_SYNTAX,
+        link=options.compat is None,
+        nixfile=options.nixfile,
+        nix_image=options.nix_image,
+        cache_id=cache_id(options.nix_image),
+        nixpkgs=options.nixpkgs,
+        inputs=options.inputs,
+        builds=tuple(builds),
+        images=tuple(images),
+    )
+
+
+def cache_id(nix_image: str) -> str:
+    """A cache per builder image: a store seeded from one image never meets another's."""
+    _, _, digest = nix_image.partition("@sha256:")
+    key = digest[:16] if digest else hashlib.sha256(nix_image.encode()).hexdigest()[:16]
+    return f"nixdf-nix-{key}"
+
+
+def _stage_name(spec: ImageSpec) -> str:
+    raw = (spec.attr or spec.name.rsplit("/", 1)[-1]).lower()
+    name = re.sub(r"[^a-z0-9_.-]", "-", raw)
+    if not _STAGE.fullmatch(name):
+        name = f"image-{name}"
+    if name == BUILDER_STAGE or name.endswith("-build"):
+        name = f"{name}-image"
+    return name
+
+
+def _bases_first(specs: Sequence[ImageSpec]) -> list[ImageSpec]:
+    by_attr = {spec.attr: spec for spec in specs}
+    ordered: list[ImageSpec] = []
+    visiting: set[str | None] = set()
+
+    def visit(spec: ImageSpec) -> None:
+        if spec in ordered:
+            return
+        if spec.attr in visiting:
+            raise SpecError("these images are each other's fromImage", spec.span)
+        visiting.add(spec.attr)
+        if spec.from_attr is not None:
+            visit(by_attr[spec.from_attr])
+        visiting.discard(spec.attr)
+        ordered.append(spec)
+
+    for spec in specs:
+        visit(spec)
+    return ordered

@@ -1,0 +1,106 @@
+"""From a Dockerfile plan to Dockerfile text; the only user of jinja2.
+
+All Dockerfile text lives in templates/. The filters here are the escaping
+rules: every string that came from a Nixfile passes through one of them, so it
+can neither start a new instruction nor expand a variable it did not mean to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+
+import jinja2
+
+from .plan import BUILDER_STAGE, EXTERNAL_NIXPKGS, SRC_DIR, BuildStage, DockerfilePlan
+
+# What a runAsRoot script finds on PATH (dockerTools gives it coreutils): each
+# is taken from the builder image when it has one.
+RUN_AS_ROOT_TOOLS = (
+    "sh", "basename", "cat", "chgrp", "chmod", "chown", "cp", "cut", "date", "dirname", "echo",
+    "env", "false", "find", "grep", "head", "id", "install", "ln", "ls", "mkdir", "mktemp",
+    "mv", "printf", "readlink", "rm", "rmdir", "sed", "sleep", "sort", "stat", "tail", "tee",
+    "test", "touch", "tr", "true", "uniq", "wc", "xargs",
+)
+# dockerTools runs runAsRoot with `set -e` and coreutils first on PATH.
+SCRIPT_PROLOGUE = "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\n"
+
+
+def exec_json(words: Iterable[str]) -> str:
+    """Exec form (RUN, CMD, ENTRYPOINT): JSON, which the Dockerfile never expands."""
+    return json.dumps(list(words), ensure_ascii=False)
+
+
+def _escape_word(word: str) -> str:
+    # BuildKit's word lexer treats \ $ ' " specially in VOLUME/COPY words, even in JSON form.
+    return "".join("\\" + c if c in "\\$'\"" else c for c in word)
+
+
+def words_json(words: Iterable[str]) -> str:
+    """JSON form of instructions that still expand variables (VOLUME, COPY)."""
+    return json.dumps([_escape_word(w) for w in words], ensure_ascii=False)
+
+
+def dq(text: str) -> str:
+    """A double-quoted word for ENV, LABEL, WORKDIR, USER, STOPSIGNAL."""
+    return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
+
+
+def nix_string(text: str) -> str:
+    """A Nix string literal that also survives inside single shell quotes."""
+    if "'" in text:
+        raise ValueError(f"cannot quote {text!r} for the builder's shell")
+    return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("nixdf.templates", "."),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq,
+                       nix_string=nix_string)
+    return env
+
+
+def _nixpkgs_expr(plan: DockerfilePlan) -> str:
+    source = plan.nixpkgs
+    if source.kind == "tarball":
+        return (f"import (builtins.fetchTarball {{ url = {nix_string(source.url)}; "
+                f"sha256 = {nix_string(source.sha256)}; }}) {{ }}")
+    return f"import (/. + {nix_string(source.path_in_builder)}) {{ }}"
+
+
+def render(plan: DockerfilePlan) -> str:
+    """The Dockerfile for ``plan``: deterministic, one short comment per stage."""
+    env = _environment()
+    evaluator = env.get_template("eval.nix.j2")
+
+    def nix_expr(build: BuildStage) -> list[str]:
+        text = evaluator.render(nixpkgs_expr=_nixpkgs_expr(plan),
+                                nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
+                                attr=build.image_attr)
+        return [line for line in text.splitlines() if line.strip()]
+
+    if plan.syntax:
+        build_hint = "docker buildx build ."
+    else:
+        build_hint = "DOCKER_BUILDKIT=1 docker build . (Docker 20.10's built-in BuildKit)"
+    if plan.nixpkgs.kind == "external":
+        build_hint = "nixdf build, which supplies the package set outside this context"
+    return env.get_template("Dockerfile.j2").render(
+        plan=plan,
+        builder_stage=BUILDER_STAGE,
+        src_dir=SRC_DIR,
+        external_nixpkgs=EXTERNAL_NIXPKGS,
+        nix_expr=nix_expr,
+        tools=RUN_AS_ROOT_TOOLS,
+        script_prologue=SCRIPT_PROLOGUE,
+        build_hint=build_hint,
+    )

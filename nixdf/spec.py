@@ -1,0 +1,359 @@
+"""From evaluated ``buildImage`` calls to image specs: plain, checked data.
+
+This is where dockerTools' argument names and config keys live. Every value
+that will become Dockerfile text is forced here, statically, and checked for
+shape; anything else is Nix's business in the builder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .errors import Span, SpecError
+from .evaluate import (
+    NULL,
+    Attrs,
+    FoundImage,
+    ImageCall,
+    ListValue,
+    Opaque,
+    Thunk,
+    force_static,
+    type_name,
+)
+
+# dockerTools' default `created`; anything else needs the reproducibility work.
+DEFAULT_CREATED = "1970-01-01T00:00:01Z"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageConfig:
+    """The OCI/Docker config keys that have a Dockerfile instruction."""
+
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    working_dir: str | None = None
+    volumes: tuple[str, ...] = ()
+    exposed_ports: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    stop_signal: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSpec:
+    """One image: what Nix builds (found at ``attr``) and what the Dockerfile says."""
+
+    attr: str | None
+    name: str
+    tag: str
+    from_image: str | None
+    from_attr: str | None
+    keep_contents_dirlinks: bool
+    run_as_root: str | None
+    extra_commands: str | None
+    config: ImageConfig
+    span: Span
+
+
+_ARGUMENTS = (
+    "name", "tag", "fromImage", "fromImageName", "fromImageTag", "copyToRoot", "contents",
+    "keepContentsDirlinks", "config", "architecture", "runAsRoot", "extraCommands", "uid",
+    "gid", "diskSize", "buildVMMemorySize", "created", "compressor", "includeNixDB", "meta",
+    "variant",
+)
+# Only shape the VM that nixdf does not need: accepted, and they change nothing.
+_VM_ONLY = ("diskSize", "buildVMMemorySize", "meta")
+_NOT_YET = ("fromImageName", "fromImageTag", "architecture", "uid", "gid", "compressor",
+            "includeNixDB", "variant")
+
+_CONFIG_KEYS = (
+    "Cmd", "Entrypoint", "Env", "WorkingDir", "Volumes", "ExposedPorts", "Labels",
+    "StopSignal", "User",
+)
+_CONFIG_NOT_YET = ("Healthcheck", "OnBuild", "Shell")
+_CONFIG_NO_DOCKERFILE_FORM = ("ArgsEscaped", "Memory", "MemorySwap", "CpuShares")
+
+# Docker's reference grammar (distribution/reference): lower-case path components,
+# an optional registry host with port, and tags of at most 128 characters.
+_NAME = re.compile(
+    r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_PORT = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?(?:/(?:tcp|udp|sctp))?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
+    """Check each image's arguments and config; values become plain tuples and strings."""
+    by_call = {id(found.call): found.attr for found in images}
+    return [_to_spec(found, by_call) for found in images]
+
+
+def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
+    call = found.call
+    args = call.args
+    for key, span in args.key_spans.items():
+        if key not in _ARGUMENTS:
+            raise SpecError(f"{call.builder} has no argument '{key}'", span,
+                            hint=_did_you_mean(key, _ARGUMENTS))
+        if key in _NOT_YET:
+            raise SpecError(f"the {call.builder} argument '{key}' is not supported yet", span,
+                            hint="remove it; nixdf builds for the engine's platform and "
+                            "owns files by root.")
+    if "name" not in args.items:
+        raise SpecError(f"{call.builder} needs a 'name'", call.span)
+    if "copyToRoot" in args.items and "contents" in args.items:
+        raise SpecError("give either 'copyToRoot' or its old name 'contents', not both",
+                        args.key_spans["contents"])
+    name = _string(args, "name", call.builder)
+    if not _NAME.fullmatch(name.lower()):
+        raise SpecError(f"image name {name!r} is not a valid image reference",
+                        _value_span(args, "name"),
+                        hint="use lower-case letters, digits and . _ - separated by '/'.")
+    tag = _optional_string(args, "tag") or "latest"
+    if not _TAG.fullmatch(tag):
+        raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
+                        hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
+    created = _optional_string(args, "created")
+    if created not in (None, DEFAULT_CREATED):
+        raise SpecError("only the default 'created' (1970-01-01T00:00:01Z) is supported yet",
+                        _value_span(args, "created"))
+    from_image, from_attr = _from_image(args, by_call, call)
+    return ImageSpec(
+        attr=found.attr,
+        name=name.lower(),
+        tag=tag,
+        from_image=from_image,
+        from_attr=from_attr,
+        keep_contents_dirlinks=_bool(args, "keepContentsDirlinks"),
+        run_as_root=_script(args, "runAsRoot"),
+        extra_commands=_script(args, "extraCommands"),
+        config=_config(args),
+        span=call.span,
+    )
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    folded = {c.lower(): c for c in choices}
+    if word.lower() in folded:
+        return f"did you mean '{folded[word.lower()]}'? (names are case-sensitive)"
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean '{close[0]}'?" if close else "expected one of: " + ", ".join(choices)
+
+
+def _value_span(args: Attrs, key: str) -> Span:
+    thunk = args.items[key]
+    return thunk.expr.span if thunk.expr is not None else args.key_spans[key]
+
+
+def _static(args: Attrs, key: str, what: str) -> object:
+    return force_static(args.items[key], what, _value_span(args, key))
+
+
+def _string(args: Attrs, key: str, what: str) -> str:
+    value = _static(args, key, f"'{key}'")
+    if not isinstance(value, str):
+        raise SpecError(f"'{key}' must be a string, got {type_name(value)}",  # type: ignore[arg-type]
+                        _value_span(args, key))
+    if _CONTROL.search(value):
+        raise SpecError(f"'{key}' contains a control character", _value_span(args, key))
+    return value
+
+
+def _optional_string(args: Attrs, key: str) -> str | None:
+    if key not in args.items or args.items[key].force() is NULL:
+        return None
+    return _string(args, key, key)
+
+
+def _bool(args: Attrs, key: str) -> bool:
+    if key not in args.items:
+        return False
+    value = _static(args, key, f"'{key}'")
+    if not isinstance(value, bool):
+        raise SpecError(f"'{key}' must be true or false", _value_span(args, key))
+    return value
+
+
+def _script(args: Attrs, key: str) -> str | None:
+    if key not in args.items or args.items[key].force() is NULL:
+        return None
+    value = _static(args, key, f"the {key} script")
+    if not isinstance(value, str):
+        raise SpecError(f"'{key}' must be a string of shell commands", _value_span(args, key))
+    if "\x00" in value:
+        raise SpecError(f"'{key}' contains a NUL byte", _value_span(args, key))
+    return value if value.strip() else None
+
+
+def _from_image(args: Attrs, by_call: dict[int, str | None],
+                call: ImageCall) -> tuple[str | None, str | None]:
+    if "fromImage" not in args.items:
+        return None, None
+    value = args.items["fromImage"].force()
+    span = _value_span(args, "fromImage")
+    if value is NULL:
+        return None, None
+    if isinstance(value, ImageCall):
+        if id(value) not in by_call or value is call:
+            raise SpecError("fromImage names an image that is not one of this Nixfile's "
+                            "images", span, hint="bind the base image to an attribute of the "
+                            "Nixfile's set so it gets its own build stage.")
+        return None, by_call[id(value)]
+    if isinstance(value, str):
+        if not value or _CONTROL.search(value) or any(c.isspace() for c in value):
+            raise SpecError(f"fromImage {value!r} is not an image reference", span)
+        return value, None
+    hint = ("give an image reference such as \"debian:bookworm@sha256:…\", or another image "
+            "of this Nixfile; pullImage and image tarballs are not supported yet.")
+    if isinstance(value, Opaque):
+        raise SpecError(f"fromImage must be known before the build, but it is "
+                        f"{value.description}", span, hint=hint)
+    raise SpecError(f"fromImage cannot be {type_name(value)}", span, hint=hint)
+
+
+def _config(args: Attrs) -> ImageConfig:
+    if "config" not in args.items or args.items["config"].force() is NULL:
+        return ImageConfig()
+    config = _static(args, "config", "'config'")
+    if not isinstance(config, Attrs):
+        raise SpecError("'config' must be an attribute set", _value_span(args, "config"))
+    for key, span in config.key_spans.items():
+        if key in _CONFIG_NOT_YET:
+            raise SpecError(f"config key '{key}' is not supported yet", span)
+        if key in _CONFIG_NO_DOCKERFILE_FORM:
+            raise SpecError(f"config key '{key}' has no Dockerfile instruction", span,
+                            hint="set it when running the container instead.")
+        if key not in _CONFIG_KEYS:
+            raise SpecError(f"unknown config key '{key}'", span,
+                            hint=_did_you_mean(key, _CONFIG_KEYS))
+    env = tuple(_env_entry(t, config) for t in _list_items(config, "Env"))
+    return ImageConfig(
+        entrypoint=_command(config, "Entrypoint"),
+        cmd=_command(config, "Cmd"),
+        env=env,
+        working_dir=_config_string(config, "WorkingDir"),
+        volumes=tuple(_set_keys(config, "Volumes", _check_path)),
+        exposed_ports=tuple(_set_keys(config, "ExposedPorts", _check_port)),
+        labels=tuple(sorted((k, _label(k, t, config)) for k, t in _set_items(config, "Labels"))),
+        stop_signal=_config_string(config, "StopSignal"),
+        user=_config_string(config, "User"),
+    )
+
+
+def _span_of(thunk: Thunk, fallback: Span) -> Span:
+    return thunk.expr.span if thunk.expr is not None else fallback
+
+
+def _text(thunk: Thunk, what: str, fallback: Span | None = None) -> str:
+    span = _span_of(thunk, fallback or Span("", 0, 0, 0, 0))
+    value = force_static(thunk, what, span)
+    if not isinstance(value, str):
+        raise SpecError(f"{what} must be a string, got {type_name(value)}", span)
+    return value
+
+
+def _config_string(config: Attrs, key: str) -> str | None:
+    if key not in config.items:
+        return None
+    value = _text(config.items[key], f"config.{key}", config.key_spans[key])
+    if _CONTROL.search(value):
+        raise SpecError(f"config.{key} contains a control character, which a Dockerfile "
+                        "instruction cannot carry", _span_of(config.items[key],
+                                                              config.key_spans[key]))
+    return value
+
+
+def _list_items(config: Attrs, key: str) -> list[Thunk]:
+    if key not in config.items:
+        return []
+    thunk = config.items[key]
+    span = _span_of(thunk, config.key_spans[key])
+    value = force_static(thunk, f"config.{key}", span)
+    if not isinstance(value, ListValue):
+        raise SpecError(f"config.{key} must be a list, got {type_name(value)}", span)
+    return list(value.items)
+
+
+def _command(config: Attrs, key: str) -> tuple[str, ...] | None:
+    if key not in config.items:
+        return None
+    thunk = config.items[key]
+    span = _span_of(thunk, config.key_spans[key])
+    value = force_static(thunk, f"config.{key}", span)
+    if isinstance(value, str):
+        if any(c.isspace() for c in value):
+            words = " ".join(f'"{w}"' for w in value.split())
+            raise SpecError(
+                f"config.{key} is one string with spaces, so Docker would look for a program "
+                f"named {value!r}", span,
+                hint=f"give a list of words: {key} = [ {words} ];")
+        return (value,)
+    if not isinstance(value, ListValue):
+        raise SpecError(f"config.{key} must be a list of strings", span)
+    return tuple(_text(t, f"an element of config.{key}", span) for t in value.items)
+
+
+def _label(name: str, thunk: Thunk, config: Attrs) -> str:
+    value = _text(thunk, f"label '{name}'", config.key_spans["Labels"])
+    if _CONTROL.search(value.replace("\t", "")):
+        raise SpecError(f"label '{name}' contains a line break or control character, which a "
+                        "LABEL instruction cannot carry",
+                        _span_of(thunk, config.key_spans["Labels"]))
+    return value
+
+
+def _env_entry(thunk: Thunk, config: Attrs) -> tuple[str, str]:
+    span = _span_of(thunk, config.key_spans["Env"])
+    entry = _text(thunk, "an Env entry", span)
+    key, sep, value = entry.partition("=")
+    if not sep:
+        raise SpecError(f"Env entry {entry!r} has no '='", span,
+                        hint='write each entry as "NAME=value".')
+    if not _ENV_KEY.fullmatch(key):
+        raise SpecError(f"Env name {key!r} is not a valid variable name", span)
+    if _CONTROL.search(value.replace("\t", "")):
+        raise SpecError(f"the value of Env {key} contains a line break or control character, "
+                        "which an ENV instruction cannot carry", span)
+    return key, value
+
+
+def _set_items(config: Attrs, key: str) -> list[tuple[str, Thunk]]:
+    if key not in config.items:
+        return []
+    thunk = config.items[key]
+    span = _span_of(thunk, config.key_spans[key])
+    value = force_static(thunk, f"config.{key}", span)
+    if not isinstance(value, Attrs):
+        raise SpecError(f"config.{key} must be an attribute set", span)
+    items = list(value.items.items())
+    for name, _ in items:
+        if _CONTROL.search(name):
+            raise SpecError(f"a name in config.{key} contains a control character",
+                            value.key_spans[name])
+    return items
+
+
+def _set_keys(config: Attrs, key: str, check: Callable[[str, Attrs, str], None]) -> list[str]:
+    names = []
+    for name, _ in _set_items(config, key):
+        check(name, config, key)
+        names.append(name)
+    return sorted(names)
+
+
+def _check_path(name: str, config: Attrs, key: str) -> None:
+    if not name:
+        raise SpecError(f"config.{key} has an empty path", config.key_spans[key])
+
+
+def _check_port(name: str, config: Attrs, key: str) -> None:
+    if not _PORT.fullmatch(name):
+        raise SpecError(f"config.{key} entry {name!r} is not a port", config.key_spans[key],
+                        hint='write "8080/tcp", "53/udp" or "8080".')

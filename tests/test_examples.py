@@ -1,0 +1,122 @@
+"""Every example, built for real with BuildKit from the offline builder image and
+package set, then run and inspected. No part of the engine is mocked."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import OFFLINE_PKGS, ROOT, docker
+
+pytestmark = pytest.mark.docker
+
+
+def nixdf(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "nixdf", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"nixdf {' '.join(args)} failed ({done.returncode}):\n"
+                             f"{done.stderr[-4000:]}")
+    return done
+
+
+def build(env: dict[str, str], image: str, nixfile: Path, *extra: str,
+          nixpkgs: Path = OFFLINE_PKGS) -> subprocess.CompletedProcess[str]:
+    return nixdf(env, "build", str(nixfile), "--nix-image", image, "--nixpkgs", str(nixpkgs),
+                 *extra)
+
+
+def config(env: dict[str, str], ref: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(docker(env, "image", "inspect", ref).stdout)[0]["Config"]
+
+
+def files(env: dict[str, str], ref: str) -> dict[str, tarfile.TarInfo]:
+    container = docker(env, "create", ref, "/none").stdout.strip()
+    try:
+        tar = subprocess.run([os.environ.get("NIXDF_DOCKER", "/usr/bin/docker"), "export",
+                              container], env=env, capture_output=True, check=True).stdout
+    finally:
+        docker(env, "rm", container)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        return {m.name.rstrip("/"): m for m in archive.getmembers()}
+
+
+def run(env: dict[str, str], ref: str, *args: str) -> str:
+    return docker(env, "run", "--rm", ref, *args).stdout
+
+
+@pytest.mark.parametrize("example", ["redis", "buildkit"])
+def test_seed_redis_nixfiles(example: str, engine_env, offline_image) -> None:  # type: ignore[no-untyped-def]
+    done = build(engine_env, offline_image, ROOT / "examples" / example / "Nixfile",
+                 "-t", f"nixdf-test/{example}:e2e")
+    assert "building with DOCKER_BUILDKIT=1 docker build" in done.stderr
+    ref = f"nixdf-test/{example}:e2e"
+    output = run(engine_env, ref)
+    assert "redis stand-in: cwd=/data uid=0" in output
+    assert "data dir writable" in output
+    cfg = config(engine_env, ref)
+    assert cfg["Cmd"] == ["/bin/redis-server"]
+    assert cfg["WorkingDir"] == "/data"
+    assert cfg["Volumes"] == {"/data": {}}
+    tree = files(engine_env, ref)
+    assert tree["bin/redis-server"].isfile(), "contents = pkgs.redis is copied into the root"
+    assert tree["data"].isdir(), "runAsRoot made /data"
+    store = [n for n in tree if n.startswith("nix/store/") and n.count("/") == 2]
+    assert any(n.endswith("-redis-server") for n in store)
+    assert all(tree[n].mtime == 1 for n in store), "store paths keep mtime 1"
+    assert tree["nix/store"].mode & 0o777 == 0o555
+    leaked = [n for n in tree if n.startswith(("nixdf", "out", "usr", "nix/.nixdf", "nix/var"))]
+    assert leaked == [], "nothing of the builder stays in the image"
+
+
+def test_two_images_targets_and_dirlinks(engine_env, offline_image) -> None:  # type: ignore[no-untyped-def]
+    nixfile = ROOT / "examples" / "hello" / "Nixfile"
+    build(engine_env, offline_image, nixfile)
+    assert run(engine_env, "nixdf/hello:1.0") == "Hello from nixdf\n"
+    hello = config(engine_env, "nixdf/hello:1.0")
+    assert hello["Entrypoint"] == ["/bin/hello"]
+    assert hello["User"] == "65534:65534"
+    assert hello["StopSignal"] == "SIGINT"
+    assert hello["ExposedPorts"] == {"8080/tcp": {}}
+    assert "GREETING_LANG=en" in hello["Env"]
+    assert hello["Labels"]["org.opencontainers.image.version"] == "1.0"
+    tree = files(engine_env, "nixdf/hello:1.0")
+    assert tree["bin"].isdir() and tree["bin/hello"].issym(), (
+        "a symlinked directory in copyToRoot becomes a real one, as buildImage's rsync -k")
+    assert run(engine_env, "nixdf/hello-shell:1.0") == "hello-shell\nHello from nixdf\n"
+    assert config(engine_env, "nixdf/hello-shell:1.0")["User"] == "0:0"
+
+
+def test_target_dry_run_and_unknown_target(engine_env, offline_image) -> None:  # type: ignore[no-untyped-def]
+    nixfile = ROOT / "examples" / "hello" / "Nixfile"
+    done = build(engine_env, offline_image, nixfile, "--target", "shell", "--dry-run")
+    assert "--target shell" in done.stdout and "-t nixdf/hello-shell:1.0" in done.stdout
+    assert done.stdout.count("docker build") == 1
+    bad = build(engine_env, offline_image, nixfile, "--target", "nope")
+    assert bad.returncode == 2 and "no such image" in bad.stderr
+
+
+def test_rebuilds_after_the_cache_mount_was_pruned(engine_env, offline_image, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }: buildImage { name = "nixdf-test/prune"; '
+                       'contents = pkgs.hello; config.Cmd = [ "/bin/hello" ]; }\n')
+    pkgs = tmp_path / "pkgs"
+    pkgs.mkdir()
+    source = (OFFLINE_PKGS / "default.nix").read_text()
+    (pkgs / "default.nix").write_text(source)
+    build(engine_env, offline_image, nixfile, nixpkgs=pkgs)
+    assert run(engine_env, "nixdf-test/prune:latest") == "Hello from nixdf\n"
+    docker(engine_env, "builder", "prune", "-f", "--filter", "type=exec.cachemount")
+    build(engine_env, offline_image, nixfile, nixpkgs=pkgs)
+    assert run(engine_env, "nixdf-test/prune:latest") == "Hello from nixdf\n"
+    (pkgs / "default.nix").write_text(source.replace('"Hello from nixdf"', '"Hello again"'))
+    docker(engine_env, "builder", "prune", "-f", "--filter", "type=exec.cachemount")
+    build(engine_env, offline_image, nixfile, nixpkgs=pkgs)
+    assert run(engine_env, "nixdf-test/prune:latest") == "Hello again\n"

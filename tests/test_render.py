@@ -1,0 +1,84 @@
+"""Rendered Dockerfiles: one snapshot per example and target, stable, parseable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dockerfile
+import pytest
+
+from nixdf import api
+from nixdf.defaults import NIX_IMAGE
+
+from .conftest import ROOT, example_nixfiles
+
+TARGETS = {"modern": None, "compat": "docker-20.10"}
+
+
+def _render(nixfile: Path, compat: str | None) -> str:
+    options = api.RenderOptions(NIX_IMAGE, None, compat)
+    return api.render_path(nixfile, options).text
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("nixfile", example_nixfiles(), ids=lambda p: p.parent.name)
+def test_render_example(nixfile: Path, target: str, snapshot_dockerfile) -> None:  # type: ignore[no-untyped-def]
+    text = _render(nixfile, TARGETS[target])
+    assert text == _render(nixfile, TARGETS[target]), "rendering is not deterministic"
+    assert text == snapshot_dockerfile
+
+
+@pytest.mark.parametrize("nixfile", example_nixfiles(), ids=lambda p: p.parent.name)
+def test_every_stage_starts_with_a_comment(nixfile: Path) -> None:
+    lines = _render(nixfile, None).splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("FROM "):
+            assert lines[number - 1].startswith("# "), line
+
+
+@pytest.mark.parametrize("nixfile", example_nixfiles(), ids=lambda p: p.parent.name)
+def test_compat_uses_only_syntax_1_2(nixfile: Path) -> None:
+    text = _render(nixfile, "docker-20.10")
+    assert "# syntax=" not in text
+    assert "--link" not in text
+    commands = [i.cmd for i in dockerfile.parse_string(text)]
+    assert set(commands) <= {"FROM", "COPY", "RUN", "ENV", "LABEL", "EXPOSE", "VOLUME",
+                             "WORKDIR", "STOPSIGNAL", "USER", "ENTRYPOINT", "CMD"}
+
+
+def test_modern_target_pins_the_frontend_and_links_layers() -> None:
+    text = _render(ROOT / "examples" / "redis" / "Nixfile", None)
+    assert text.startswith("# syntax=docker/dockerfile:1.7.1@sha256:")
+    assert "COPY --link --from=redis-build /out/root/ /" in text
+
+
+def test_local_nixpkgs_inside_the_context_is_copied(tmp_path: Path) -> None:
+    (tmp_path / "pkgs").mkdir()
+    (tmp_path / "pkgs" / "default.nix").write_text("{ }: { }\n")
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x"; }\n')
+    rendered = api.render_path(nixfile, api.RenderOptions(nixpkgs=str(tmp_path / "pkgs")))
+    assert 'COPY ["pkgs", "/nixdf/nixpkgs"]' in rendered.text
+    assert rendered.external_nixpkgs is None
+
+
+def test_local_nixpkgs_outside_the_context_comes_from_a_named_source(tmp_path: Path) -> None:
+    nixfile = tmp_path / "app" / "Nixfile"
+    nixfile.parent.mkdir()
+    nixfile.write_text('buildImage { name = "x"; }\n')
+    rendered = api.render_path(nixfile, api.RenderOptions(nixpkgs=str(ROOT / "examples" /
+                                                                      "offline-pkgs")))
+    assert "COPY --from=nixdf-nixpkgs / /nixdf/nixpkgs/" in rendered.text
+    assert rendered.external_nixpkgs == ROOT / "examples" / "offline-pkgs"
+
+
+def test_only_nix_inputs_are_copied(tmp_path: Path) -> None:
+    (tmp_path / "unrelated.txt").write_text("x")
+    (tmp_path / "app.nix").write_text("{ pkgs }: pkgs.hello\n")
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }: buildImage { name = "x"; '
+                       'contents = import ./app.nix { inherit pkgs; }; }\n')
+    text = api.render_path(nixfile, api.RenderOptions()).text
+    copies = [line for line in text.splitlines() if line.startswith("COPY [")]
+    assert copies == ['COPY ["Nixfile", "/nixdf/src/Nixfile"]',
+                      'COPY ["app.nix", "/nixdf/src/app.nix"]']
