@@ -47,6 +47,12 @@ def dq(text: str) -> str:
     return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
 
 
+def pairs(items: Iterable[tuple[str, str]], key_filter: str | None) -> str:
+    """ENV/LABEL key=value pairs, one per continuation line."""
+    quote_key = dq if key_filter == "dq" else str
+    return " \\\n    ".join(f"{quote_key(k)}={dq(v)}" for k, v in items)
+
+
 def nix_string(text: str) -> str:
     """A Nix string literal that also survives inside single shell quotes."""
     if "'" in text:
@@ -64,7 +70,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq,
+    env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
                        nix_string=nix_string)
     return env
 

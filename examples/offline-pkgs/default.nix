@@ -22,7 +22,7 @@ let
       ${bootstrap}/busybox mkdir -p $out/bin
       ${bootstrap}/busybox cp ${bootstrap}/busybox $out/bin/busybox
       for applet in $(${bootstrap}/busybox --list); do
-        ${bootstrap}/busybox ln -s busybox $out/bin/$applet
+        if [ "$applet" != busybox ]; then ${bootstrap}/busybox ln -s busybox $out/bin/$applet; fi
       done
     '' ];
   };

@@ -1,0 +1,689 @@
+"""The Nix parser, checked against ``nix-instantiate --parse`` (Nix 2.8).
+
+``to_nix_parse_format`` prints our AST the way ``nix-instantiate --parse``
+prints its own, so each valid snippet is compared with the reference parser.
+Two things in Nix's output carry no meaning and are normalised on both sides:
+attribute order (Nix 2.8 orders attributes by symbol address) and, for
+indented strings, where one literal piece ends and the next begins.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lark import Lark
+
+from nixdf import syntax as s
+from nixdf.errors import NixSyntaxError
+from nixdf.parse import NixLexer, parse
+
+DATA = Path(__file__).parent / "data" / "parse"
+NIX = shutil.which("nix-instantiate")
+HOME = "/home/nixdf-test"
+
+# --------------------------------------------------------------------------
+# Printing our AST the way `nix-instantiate --parse` prints Nix's
+# --------------------------------------------------------------------------
+
+_KEYWORDS = {"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit"}
+_ID_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_'\-]*\Z")
+_CALLS = {"-": "__sub", "*": "__mul", "/": "__div"}
+
+
+def show_string(text: str) -> str:
+    out = ['"']
+    for char in text:
+        if char in '\\"$':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def show_id(name: str) -> str:
+    return name if _ID_RE.match(name) and name not in _KEYWORDS else show_string(name)
+
+
+@dataclass
+class _Attrs:
+    """An attribute set as Nix's parser holds it: nested paths already merged."""
+
+    recursive: bool
+    static: dict[str, object] = field(default_factory=dict)
+    dynamic: list[tuple[s.Expr, object]] = field(default_factory=list)
+
+
+_INHERITED = object()
+
+
+def _attrs_of(bindings: tuple[s.Bind, ...], recursive: bool) -> _Attrs:
+    attrs = _Attrs(recursive)
+    for bind in bindings:
+        if isinstance(bind, s.Inherit):
+            for key in bind.names:
+                assert isinstance(key, s.StaticKey)
+                attrs.static[key.name] = (
+                    _INHERITED if bind.source is None
+                    else s.Select(bind.source, (key,), None, key.span)
+                )
+        else:
+            _add_attr(attrs, bind.path, bind.value)
+    return attrs
+
+
+def _value(expr: s.Expr) -> object:
+    if isinstance(expr, s.AttrSet):
+        return _attrs_of(expr.bindings, expr.recursive)
+    return expr
+
+
+def _add_attr(attrs: _Attrs, path: tuple[s.Key, ...], value: s.Expr) -> None:
+    for key in path[:-1]:
+        if isinstance(key, s.StaticKey):
+            nested = attrs.static.get(key.name)
+            if not isinstance(nested, _Attrs):
+                nested = attrs.static[key.name] = _Attrs(False)
+            attrs = nested
+        else:
+            nested = _Attrs(False)
+            attrs.dynamic.append((key.expr, nested))
+            attrs = nested
+    last = path[-1]
+    if isinstance(last, s.DynamicKey):
+        attrs.dynamic.append((last.expr, _value(value)))
+        return
+    existing = attrs.static.get(last.name)
+    incoming = _value(value)
+    if isinstance(existing, _Attrs) and isinstance(incoming, _Attrs):
+        existing.static.update(incoming.static)  # Nix merges only the static names
+    else:
+        attrs.static[last.name] = incoming
+
+
+def _show_value(value: object, base: str) -> str:
+    if isinstance(value, _Attrs):
+        return _show_attrs(value, base)
+    return to_nix_parse_format(value, base)  # type: ignore[arg-type]
+
+
+def _show_attrs(attrs: _Attrs, base: str) -> str:
+    out = ["rec { " if attrs.recursive else "{ "]
+    for name in sorted(attrs.static, key=lambda n: n.encode()):
+        value = attrs.static[name]
+        if value is _INHERITED:
+            out.append(f"inherit {show_id(name)} ; ")
+        else:
+            out.append(f"{show_id(name)} = {_show_value(value, base)}; ")
+    for key, value in attrs.dynamic:
+        out.append(f'"${{{to_nix_parse_format(key, base)}}}" = {_show_value(value, base)}; ')
+    out.append("}")
+    return "".join(out)
+
+
+def _show_path(path: tuple[s.Key, ...], base: str) -> str:
+    return ".".join(
+        show_id(k.name) if isinstance(k, s.StaticKey)
+        else f'"${{{to_nix_parse_format(k.expr, base)}}}"'
+        for k in path
+    )
+
+
+def _resolve(raw: str, base: str) -> str:
+    if raw.startswith("~"):
+        return HOME + raw[1:]
+    resolved = posixpath.normpath(posixpath.join(base, raw))
+    return resolved + "/" if raw.endswith("/") and len(raw) > 1 else resolved
+
+
+def _show_parts(parts: tuple[str | s.Expr, ...], base: str) -> str:
+    return "(" + " + ".join(
+        show_string(p) if isinstance(p, str) else to_nix_parse_format(p, base) for p in parts
+    ) + ")"
+
+
+def to_nix_parse_format(expr: s.Expr, base: str = "/") -> str:  # noqa: C901 - one case per node
+    """``expr`` as ``nix-instantiate --parse`` prints it; ``base`` resolves relative paths."""
+    if isinstance(expr, s.Int):
+        return str(expr.value)
+    if isinstance(expr, s.Float):
+        return "%g" % expr.value
+    if isinstance(expr, s.Str):
+        if all(isinstance(p, str) for p in expr.parts):
+            return show_string("".join(expr.parts))  # type: ignore[arg-type]
+        return _show_parts(expr.parts, base)
+    if isinstance(expr, s.Path):
+        start = _resolve(expr.parts[0], base)  # type: ignore[arg-type]
+        if len(expr.parts) == 1:
+            return start
+        return "(" + " + ".join(
+            [start] + [show_string(p) if isinstance(p, str) else to_nix_parse_format(p, base)
+                       for p in expr.parts[1:]]
+        ) + ")"
+    if isinstance(expr, s.SearchPath):
+        return f"(__findFile __nixPath {show_string(expr.name)})"
+    if isinstance(expr, s.Uri):
+        return show_string(expr.value)
+    if isinstance(expr, s.Ident):
+        return expr.name
+    if isinstance(expr, s.AttrSet):
+        return _show_attrs(_attrs_of(expr.bindings, expr.recursive), base)
+    if isinstance(expr, s.List):
+        return "[ " + "".join(f"({to_nix_parse_format(i, base)}) " for i in expr.items) + "]"
+    if isinstance(expr, s.Select):
+        text = f"({to_nix_parse_format(expr.expr, base)}).{_show_path(expr.path, base)}"
+        if expr.default is not None:
+            text += f" or ({to_nix_parse_format(expr.default, base)})"
+        return text
+    if isinstance(expr, s.HasAttr):
+        return f"(({to_nix_parse_format(expr.expr, base)}) ? {_show_path(expr.path, base)})"
+    if isinstance(expr, s.Let):
+        attrs = _attrs_of(expr.bindings, False)
+        out = ["(let "]
+        for name in sorted(attrs.static, key=lambda n: n.encode()):
+            value = attrs.static[name]
+            if value is _INHERITED:
+                out.append(f"inherit {show_id(name)}; ")
+            else:
+                out.append(f"{show_id(name)} = {_show_value(value, base)}; ")
+        out.append(f"in {to_nix_parse_format(expr.body, base)})")
+        return "".join(out)
+    if isinstance(expr, s.With):
+        return f"(with {to_nix_parse_format(expr.env, base)}; {to_nix_parse_format(expr.body, base)})"
+    if isinstance(expr, s.Assert):
+        return f"assert {to_nix_parse_format(expr.cond, base)}; {to_nix_parse_format(expr.body, base)}"
+    if isinstance(expr, s.If):
+        return (f"(if {to_nix_parse_format(expr.cond, base)} then "
+                f"{to_nix_parse_format(expr.then, base)} else {to_nix_parse_format(expr.else_, base)})")
+    if isinstance(expr, s.Lambda):
+        out = ["("]
+        if expr.formals is not None:
+            items = [f.name + (f" ? {to_nix_parse_format(f.default, base)}" if f.default else "")
+                     for f in expr.formals.items]
+            if expr.formals.ellipsis:
+                items.append("...")
+            out.append("{ " + ", ".join(items) + " }")
+            if expr.param is not None:
+                out.append(" @ ")
+        if expr.param is not None:
+            out.append(expr.param)
+        out.append(f": {to_nix_parse_format(expr.body, base)})")
+        return "".join(out)
+    if isinstance(expr, s.Apply):
+        args: list[s.Expr] = []
+        func: s.Expr = expr
+        while isinstance(func, s.Apply):  # Nix keeps one call node with all its arguments
+            args.append(func.arg)
+            func = func.func
+        shown = " ".join(to_nix_parse_format(a, base) for a in reversed(args))
+        return f"({to_nix_parse_format(func, base)} {shown})"
+    if isinstance(expr, s.UnaryOp):
+        operand = to_nix_parse_format(expr.operand, base)
+        return f"(__sub 0 {operand})" if expr.op == "-" else f"(! {operand})"
+    if isinstance(expr, s.BinOp):
+        left = to_nix_parse_format(expr.left, base)
+        right = to_nix_parse_format(expr.right, base)
+        if expr.op in _CALLS:
+            return f"({_CALLS[expr.op]} {left} {right})"
+        if expr.op == "<":
+            return f"(__lessThan {left} {right})"
+        if expr.op == ">":
+            return f"(__lessThan {right} {left})"
+        if expr.op == "<=":
+            return f"(! (__lessThan {right} {left}))"
+        if expr.op == ">=":
+            return f"(! (__lessThan {left} {right}))"
+        return f"({left} {expr.op} {right})"
+    raise AssertionError(f"unknown node {expr!r}")
+
+
+_LITERAL_SPLIT = re.compile(r'("(?:[^"\\]|\\.)*")', re.S)
+
+
+def merge_literals(text: str) -> str:
+    """Join adjacent string literals of a printed concatenation and drop empty ones.
+
+    Nix keeps an indented string's lexer pieces (``''$`` is a piece of its
+    own) and empty pieces; the AST contract merges them.
+    """
+    pieces = _LITERAL_SPLIT.split(text)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(1, len(pieces) - 2, 2):
+            if pieces[i + 1] == " + ":
+                pieces[i:i + 3] = [pieces[i][:-1] + pieces[i + 2][1:]]
+                changed = True
+                break
+            if pieces[i] == '""' and pieces[i + 1].startswith(" + ") and pieces[i - 1].endswith(
+                    ("(", " + ")):
+                pieces[i:i + 2] = ["", pieces[i + 1][3:]]
+                pieces[i - 1:i + 1] = [pieces[i - 1] + pieces[i]]
+                changed = True
+                break
+            if (pieces[i - 1].endswith("(") and pieces[i + 1].startswith(")")
+                    and not pieces[i - 1].endswith("[ (")):
+                pieces[i - 1:i + 2] = [pieces[i - 1][:-1] + pieces[i] + pieces[i + 1][1:]]
+                changed = True
+                break
+    return "".join(pieces)
+
+
+_DIR_BEFORE_PLUS = re.compile(r"(?<=[ (\[])(/[A-Za-z0-9._\-+/]*)(?= \+ )")
+
+
+def canonical(printed: str, base: str) -> str:
+    """Reparse printed output and print it again, which sorts every attribute set.
+
+    A path that ends in ``/`` before an interpolation prints as a path token
+    Nix cannot read back, so it goes back in as a string.
+    """
+    return to_nix_parse_format(parse(_DIR_BEFORE_PLUS.sub(r'"\1"', printed)), base)
+
+
+def nix_parse(source: str, cwd: Path) -> str:
+    """What nix-instantiate --parse prints for ``source`` (free variables allowed)."""
+    assert NIX is not None
+    wrapped = f"with {{}}; (\n{source}\n)"
+    result = subprocess.run(
+        [NIX, "--parse", "-E", wrapped], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, "HOME": HOME}, timeout=60,
+    )
+    assert result.returncode == 0, f"nix rejects {source!r}: {result.stderr}"
+    out = result.stdout.strip()
+    assert out.startswith("(with { }; ") and out.endswith(")"), out
+    return out[len("(with { }; "):-1]
+
+
+def assert_same_as_nix(source: str, tmp_path: Path) -> None:
+    ours = to_nix_parse_format(parse(source), str(tmp_path))
+    if NIX is None:
+        pytest.skip("nix-instantiate is not installed")
+    theirs = nix_parse(source, tmp_path)
+    if "''" in source:
+        ours, theirs = merge_literals(ours), merge_literals(theirs)
+    if ours != theirs:
+        assert canonical(ours, str(tmp_path)) == canonical(theirs, str(tmp_path)), (
+            f"\nsource: {source}\nours:   {ours}\nnix:    {theirs}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Valid Nix, compared with the reference parser
+# --------------------------------------------------------------------------
+
+VALID = [
+    # literals
+    "1", "0", "007", "9223372036854775807", "1.5", ".5", "0.25", "1.", "1.5e3", "2.5E-3",
+    "1e3", "1.0e-5", "123456.0", "1234567.0",
+    '"hello"', '""', '"a\\nb\\tc\\rd"', '"quote \\" backslash \\\\ dollar \\$"',
+    '"\\${not interpolated}"', '"a\\qb"', '"$${x}"', '"a$"', '"$"', '"$$"', '"a$b"',
+    '"a${x}b"', '"${x}"', '"${x}${y}"', '"${ { a = 1; }.a }"', '"outer ${"inner ${x}"}"',
+    '"multi\nline"', '"tab\there"', '"unicode é ü"',
+    # indented strings
+    "''''", "''abc''", "''\n  a\n  b\n''", "''\n  a\n    b\n  ''", "''  first\n  second''",
+    "''\n\ta\n''", "''\n  ''${x}\n''", "''a'''b''", "''a''\\nb''", "''a''\\tb''",
+    "''a''\\\\b''", "''a $ b ' c''", "''${x}''", "''\n  ${x}\n  y\n''", "''\n\n  a\n\n''",
+    "''\n  a\n ''", "''a${x}b''", "'' ''$ ''", "''\n    deep\n  shallow\n''",
+    "''\n  x ${''\n    inner\n  ''} y\n''", "''$${x}''",
+    # paths
+    "./a", "./a/b.nix", "../a", "a/b", "/a/b", "~/a", "~/a/../b", "./a/../b",
+    "./a.b/c+d_e-f", "1/2", "a.1", "./a${x}", "./a/${x}", "./a/${x}/b", "./${x}", "/${x}",
+    "~/${x}", "a/${x}.nix", "<nixpkgs>", "<nixpkgs/lib>", "<a.b/c-d>",
+    # URIs
+    "https://example.org/a?b=c&d=e", "x:x", "http://x.org/", "git+ssh://git@host:repo",
+    # identifiers
+    "x", "foo-bar", "x'", "_", "__sub", "a-b-c'd", "true", "null",
+    # attribute sets
+    "{ }", "{}", "rec { }", "{ a = 1; }", "rec { a = 1; b = a; }", "{ a.b.c = 1; }",
+    "{ a.b = 1; a.c = 2; }", "{ a = { b = 1; }; a.c = 2; }", "{ a.c = 2; a = { b = 1; }; }",
+    '{ "a b" = 1; }', '{ "" = 1; }', '{ ${x} = 1; }', '{ "a${x}" = 1; }', '{ ${"a"} = 1; }',
+    '{ a.${x}.b = 1; }', "{ inherit a b; }", "{ inherit (x) a b; }", '{ inherit (x) "a"; }',
+    '{ inherit "a b"; }', "{ inherit; }", "{ or = 1; }", "{ a.or = 1; }", '{ "if" = 1; }',
+    "{ a = rec { b = 1; }; a.c = 2; }", "{ zz = 1; a = 2; B = 3; _ = 4; }",
+    # let, with, assert, if
+    "let a = 1; in a", "let in 1", "let inherit a; inherit (b) c; in c", "let a.b = 1; in a",
+    "let { a = 1; body = a; }", "let { }", "with a; b", "with a; with b; c", "assert a; b",
+    "assert a; assert b; c", "if a then b else c", "if a then if b then c else d else e",
+    "if a then b else x: x",
+    # lists
+    "[ ]", "[ 1 2 3 ]", "[ (f x) y.z ]", "[ a or b ]", "[ [ 1 ] [ ] ]", "[ f x ]",
+    # select, or, has-attr
+    "a.b", "a.b.c", "a.b or c", "a.b.c or d.e or f", "a.${x}.c or 1", '"a".b', "a.\"b c\"",
+    "a.or", "f or", "f or x", "(x: x) or", "{ a = 1; }.a or 2", "a ? b", "a ? b.c",
+    'a ? "b c"', "a ? ${b}", "(a.b).c", "a.b ? c", "f a.b c", "a . b",
+    # functions
+    "x: x", "x: y: x y", "{ a, b }: a", "{ a, b, }: a", "{ a ? 1, b ? a }: b", "{ ... }: 1",
+    "{ a, ... }: a", "{ }: 1", "{}: 1", "args@{ a, ... }: a", "{ a, ... }@args: a",
+    "args @ { }: 1", "{ a ? { b = 1; } }: a", "a: b: c: a b c", "f (x: x) 1",
+    # operators and precedence
+    "a + b", "a - b", "a * b", "a / b", "a ++ b", "a // b", "a == b", "a != b", "a < b",
+    "a <= b", "a > b", "a >= b", "a && b", "a || b", "a -> b", "!a", "-a", "- 1", "--a",
+    "!!a", "a - b - c", "a ++ b ++ c", "a // b // c", "a -> b -> c", "a + b * c",
+    "(a + b) * c", "a * b / c", "a && b || c", "a || b && c", "!a == b", "!a && b",
+    "-a ? b", "!a ? b", "a ++ b ? c", "- a ++ b", "-a.b", "-f x", "a + b ++ c * d",
+    "a < b == c > d", "!a // b", "a // b == c", "a -> b || c && d == e", "f x y z",
+    "f (g x) y", "a - -b", "a+b", "a-b", "a*-b", "a//b", "a/ b", "a + !b", "a * !b + c",
+    "- !a", "a ++ !b", "a == !b",
+    # comments and layout
+    "# comment\n1", "/* block */ 1", "1 /* trailing */", "/* multi\nline */ a",
+    "# syntax=nixdf/v1\n{ a = 1; }", "a /**/ b", "{\n  a = 1;\n\n  b = 2;\r\n}",
+]
+
+
+@pytest.mark.parametrize("source", VALID)
+def test_valid_snippet_matches_nix(source: str, tmp_path: Path) -> None:
+    assert_same_as_nix(source, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.nix")))
+def test_data_file_matches_nix(name: str, tmp_path: Path) -> None:
+    source = (DATA / name).read_text()
+    expr = parse(source, name)
+    ours = to_nix_parse_format(expr, str(DATA))
+    if NIX is None:
+        pytest.skip("nix-instantiate is not installed")
+    result = subprocess.run(
+        [NIX, "--parse", str(DATA / name)], capture_output=True, text=True,
+        env={**os.environ, "HOME": HOME}, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    theirs = result.stdout.strip()
+    ours, theirs = merge_literals(ours), merge_literals(theirs)
+    assert canonical(ours, str(DATA)) == canonical(theirs, str(DATA))
+
+
+# --------------------------------------------------------------------------
+# The AST itself, without the reference parser
+# --------------------------------------------------------------------------
+
+
+def test_string_parts_merge_and_empty_string_has_no_parts() -> None:
+    assert parse('""') == s.Str((), parse('""').span)
+    plain = parse('"a\\nb"')
+    assert isinstance(plain, s.Str) and plain.parts == ("a\nb",)
+    mixed = parse('"a${x}b"')
+    assert isinstance(mixed, s.Str)
+    assert mixed.parts[0] == "a" and isinstance(mixed.parts[1], s.Ident) and mixed.parts[2] == "b"
+    assert parse("''a'''b''$c''").parts == ("a''b$c",)  # type: ignore[union-attr]
+
+
+def test_dollar_escapes() -> None:
+    assert parse('"$${x}"').parts == ("$${x}",)  # type: ignore[union-attr]
+    assert parse('"\\${x}"').parts == ("${x}",)  # type: ignore[union-attr]
+    assert parse("''''${x}''").parts == ("${x}",)  # type: ignore[union-attr]
+
+
+def test_indentation_is_stripped_like_nix() -> None:
+    text = parse("''\n    a\n      b\n\n    c\n  ''")
+    assert isinstance(text, s.Str) and text.indented
+    assert text.parts == ("a\n  b\n\nc\n",)
+    interp = parse("''\n  ${x}\n    y\n''")
+    assert isinstance(interp, s.Str)
+    assert isinstance(interp.parts[0], s.Ident) and interp.parts[1] == "\n  y\n"
+
+
+def test_spans_are_one_based_and_end_exclusive() -> None:
+    expr = parse("let\n  a = 1;\nin a.b", "f.nix")
+    assert isinstance(expr, s.Let)
+    assert (expr.span.line, expr.span.column, expr.span.end_line, expr.span.end_column) == (
+        1, 1, 3, 7)
+    binding = expr.bindings[0]
+    assert isinstance(binding, s.Binding)
+    assert (binding.span.line, binding.span.column, binding.span.end_column) == (2, 3, 9)
+    assert binding.path[0].span.column == 3 and binding.value.span.column == 7
+    body = expr.body
+    assert isinstance(body, s.Select) and body.span.column == 4 and body.span.file == "f.nix"
+
+
+def test_legacy_let_selects_body_of_a_recursive_set() -> None:
+    expr = parse("let { a = 1; body = a; }")
+    assert isinstance(expr, s.Select) and isinstance(expr.expr, s.AttrSet)
+    assert expr.expr.recursive and [k.name for k in expr.path] == ["body"]  # type: ignore[union-attr]
+
+
+def test_keys_static_and_dynamic() -> None:
+    expr = parse('{ a.b = 1; "c d" = 2; ${x} = 3; "e${y}" = 4; ${"f"} = 5; }')
+    assert isinstance(expr, s.AttrSet)
+    kinds = [[type(k).__name__ for k in b.path] for b in expr.bindings]  # type: ignore[union-attr]
+    assert kinds == [["StaticKey", "StaticKey"], ["StaticKey"], ["DynamicKey"], ["DynamicKey"],
+                     ["StaticKey"]]
+
+
+def test_lambda_shapes() -> None:
+    plain = parse("x: x")
+    assert isinstance(plain, s.Lambda) and plain.param == "x" and plain.formals is None
+    full = parse("args@{ a, b ? 1, ... }: a")
+    assert isinstance(full, s.Lambda) and full.param == "args" and full.formals is not None
+    assert [f.name for f in full.formals.items] == ["a", "b"] and full.formals.ellipsis
+    assert isinstance(full.formals.items[1].default, s.Int)
+    after = parse("{ a }@args: a")
+    assert isinstance(after, s.Lambda) and after.param == "args"
+
+
+def test_operators_precedence_and_associativity() -> None:
+    expr = parse("a -> b -> c || d && e == f")
+    assert isinstance(expr, s.BinOp) and expr.op == "->"
+    assert isinstance(expr.right, s.BinOp) and expr.right.op == "->"
+    concat = parse("a ++ b ++ c")
+    assert isinstance(concat, s.BinOp) and isinstance(concat.right, s.BinOp)
+    minus = parse("a - b - c")
+    assert isinstance(minus, s.BinOp) and isinstance(minus.left, s.BinOp)
+    neg = parse("-a ? b")
+    assert isinstance(neg, s.HasAttr) and isinstance(neg.expr, s.UnaryOp)
+    bang = parse("!a ? b")
+    assert isinstance(bang, s.UnaryOp) and isinstance(bang.operand, s.HasAttr)
+
+
+def test_pipe_operators() -> None:
+    into = parse("a |> f |> g")
+    assert isinstance(into, s.BinOp) and into.op == "|>" and isinstance(into.left, s.BinOp)
+    from_ = parse("g <| f <| a")
+    assert isinstance(from_, s.BinOp) and from_.op == "<|" and isinstance(from_.right, s.BinOp)
+    low = parse("a + 1 |> f")
+    assert isinstance(low, s.BinOp) and low.op == "|>"
+    with pytest.raises(NixSyntaxError):
+        parse("a |> f <| b")
+
+
+def test_or_as_identifier_and_default() -> None:
+    expr = parse("f or")
+    assert isinstance(expr, s.Apply) and expr.arg == s.Ident("or", expr.arg.span)
+    sel = parse("a.or")
+    assert isinstance(sel, s.Select) and sel.path[0].name == "or"  # type: ignore[union-attr]
+
+
+def test_paths_keep_their_text() -> None:
+    path = parse("./a/${x}/b")
+    assert isinstance(path, s.Path) and path.parts[0] == "./a/" and path.parts[2] == "/b"
+    assert parse("~/a") == s.Path(("~/a",), parse("~/a").span)
+    assert parse("<nixpkgs/lib>") == s.SearchPath("nixpkgs/lib", parse("<nixpkgs/lib>").span)
+    assert isinstance(parse("x:x"), s.Uri)
+
+
+def test_grammar_is_conflict_free_lalr() -> None:
+    # strict=True turns every shift/reduce conflict into a GrammarError.
+    Lark.open_from_package("nixdf.grammar", "nix.lark", parser="lalr", lexer=NixLexer,
+                           strict=True)
+
+
+# --------------------------------------------------------------------------
+# Invalid Nix: a NixSyntaxError, where it belongs, and nothing else
+# --------------------------------------------------------------------------
+
+# (source, line, column, words the message contains); None: any position
+INVALID: list[tuple[str, int | None, int | None, str]] = [
+    ("", 1, 1, "end of file"),
+    ("{ a = 1 }", 1, 9, "expected ';' after the value of the attribute"),
+    ("{ a = 1; b = 2 }", 1, 16, "expected ';' after the value"),
+    ("{\n  a = 1\n}", 3, 1, "expected ';'"),
+    ("with a b", None, None, "end of file"),
+    ("with a }", 1, 8, "expected ';' after the expression of 'with'"),
+    ("assert a }", 1, 10, "expected ';' after the condition of 'assert'"),
+    ("{ inherit a }", 1, 13, "expected ';' at the end of 'inherit'"),
+    ("}", 1, 1, "unexpected '}'"),
+    ("{ a = 1; }}", 1, 11, "unexpected '}'"),
+    ('"abc', 1, 5, "unterminated string (started at line 1)"),
+    ('x: "abc\n\ndef', 3, 4, "unterminated string (started at line 1)"),
+    ("''abc", 1, 6, "unterminated indented string"),
+    ('"${x"', 1, 6, "unterminated string"),
+    ("1 +", 1, 4, "end of file"),
+    ("1 + }", 1, 5, "expected an expression"),
+    ("{ a = ; }", 1, 7, "expected an expression"),
+    ("let a = 1; in", 1, 14, "end of file"),
+    ("if a then b", 1, 12, "end of file"),
+    ("if a b", 1, 7, "end of file"),
+    ("if a then b c else", 1, 19, "end of file"),
+    ("(a", 1, 3, "end of file"),
+    ("[ 1 2", 1, 6, "end of file"),
+    ("{ a = 1;", 1, 9, "end of file"),
+    ("a ? b or c", 1, 7, "unexpected 'or'"),
+    ("a == b == c", 1, 8, "unexpected '=='"),
+    ("a < b < c", 1, 7, "unexpected '<'"),
+    ("a.b or", 1, 7, "end of file"),
+    ("or", 1, 1, "unexpected 'or'"),
+    ("let = 1; in a", 1, 5, "unexpected '='"),
+    ("{ a, a }: a", 1, 6, "duplicate formal function argument 'a'"),
+    ("a@{ a }: a", 1, 1, "duplicate formal function argument 'a'"),
+    ("{ a = 1; a = 2; }", 1, 10, "attribute 'a' already defined"),
+    ("{ a = 1; a.b = 2; }", 1, 10, "attribute 'a' already defined"),
+    ("{ a.b = 1; a.b = 2; }", 1, 14, "attribute 'a.b' already defined"),
+    ("{ inherit a; a = 1; }", 1, 14, "already defined"),
+    ("{ a = { b = 1; }; a = { b = 2; }; }", 1, 19, "attribute 'b' already defined"),
+    ("let ${x} = 1; in 1", 1, 5, "dynamic attributes not allowed in let"),
+    ("{ inherit ${x}; }", 1, 11, "dynamic attributes not allowed in inherit"),
+    ("./a/", 1, 4, "path has a trailing slash"),
+    ("./a/${x}/", 1, 9, "path has a trailing slash"),
+    ("./a//b", None, None, "expected"),
+    ("100000000000000000000", 1, 1, "invalid integer"),
+    ("1 % 2", 1, 3, "unexpected character '%'"),
+    ("a & b", 1, 3, "unexpected character '&'"),
+    ("`", 1, 1, "unexpected character"),
+    ("~", 1, 1, "unexpected character"),
+    ("/* never closed", 1, 1, "unterminated comment"),
+    ("{ a, ..., b }: a", 1, 9, "expected '}'"),
+    ("{ ..., }: 1", 1, 6, "expected '}'"),
+    ("/", 1, 1, "unexpected '/'"),
+    ("x: ", 1, 4, "end of file"),
+    ("a.", 1, 3, "end of file"),
+    ("{ a.if = 1; }", 1, 5, "unexpected 'if'"),
+    ("let a = 1; a", 1, 13, "end of file"),
+    ("[ x: x ]", 1, 4, "unexpected ':'"),
+    ("a + if b then c else d", 1, 5, "expected an expression"),
+]
+
+
+@pytest.mark.parametrize(("source", "line", "column", "words"), INVALID)
+def test_invalid_snippet_raises_syntax_error(
+    source: str, line: int | None, column: int | None, words: str
+) -> None:
+    with pytest.raises(NixSyntaxError) as info:
+        parse(source, "bad.nix")
+    err = info.value
+    assert words in err.message, err.message
+    assert err.span is not None and err.span.file == "bad.nix"
+    if line is not None:
+        assert (err.span.line, err.span.column) == (line, column), str(err)
+    assert "internal" not in err.message
+
+
+@pytest.mark.parametrize(("source", "line", "column", "words"), INVALID)
+def test_invalid_snippet_is_invalid_for_nix_too(
+    source: str, line: int | None, column: int | None, words: str, tmp_path: Path
+) -> None:
+    if NIX is None:
+        pytest.skip("nix-instantiate is not installed")
+    if "|>" in source or "<|" in source:
+        pytest.skip("Nix 2.8 has no pipe operators")
+    result = subprocess.run([NIX, "--parse", "-E", source], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "HOME": HOME}, timeout=60)
+    assert result.returncode != 0
+    assert "undefined variable" not in result.stderr or "dynamic" in words, result.stderr
+
+
+def test_unterminated_string_hints_where_it_started() -> None:
+    with pytest.raises(NixSyntaxError) as info:
+        parse('{\n  a = "open;\n}\n')
+    assert info.value.hint is not None and "line 2, column 7" in info.value.hint
+
+
+def test_unclosed_brace_hint() -> None:
+    with pytest.raises(NixSyntaxError) as info:
+        parse("{\n  a = {\n    b = 1;\n  };\n")
+    assert info.value.message == "unexpected end of file"
+    assert info.value.hint is not None and "line 1, column 1" in info.value.hint
+
+
+def test_absurd_nesting_is_a_syntax_error() -> None:
+    for source in ("(" * 100_000 + "1" + ")" * 100_000, "[" * 50_000 + "]" * 50_000,
+                   "-" * 100_000 + "1", "x: " * 50_000 + "x"):
+        try:
+            parse(source)
+        except NixSyntaxError:
+            pass
+
+
+# --------------------------------------------------------------------------
+# Whatever the input: success or NixSyntaxError
+# --------------------------------------------------------------------------
+
+_CORPUS = [p.read_text() for p in sorted(DATA.glob("*.nix"))] + VALID
+_ALPHABET = st.sampled_from(list("{}[]()\"'$\\;:.,=?@!<>|&+-*/#~ \n\taxyz019_") +
+                            ["''", "${", "let", "in", "or", "rec", "if", "then", "else", "//"])
+
+
+def _mutate(data: st.DataObject) -> str:
+    text = data.draw(st.sampled_from(_CORPUS))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        action = data.draw(st.sampled_from(["insert", "delete", "swap"]))
+        if action == "insert":
+            text = text[:at] + data.draw(_ALPHABET) + text[at:]
+        elif action == "delete":
+            text = text[:at] + text[at + data.draw(st.integers(1, 5)):]
+        else:
+            other = data.draw(st.integers(0, len(text)))
+            lo, hi = sorted((at, other))
+            text = text[:lo] + text[hi:] + text[lo:hi]
+    return text
+
+
+def _check_total(source: str) -> None:
+    try:
+        parse(source)
+    except NixSyntaxError as err:
+        assert err.span is not None and err.span.line >= 1 and err.span.column >= 1
+        assert "internal" not in err.message
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_nix_parses_or_raises_syntax_error(data: st.DataObject) -> None:
+    _check_total(_mutate(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_random_token_soup_parses_or_raises_syntax_error(source: str) -> None:
+    _check_total(source)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_random_text_parses_or_raises_syntax_error(source: str) -> None:
+    _check_total(source)
