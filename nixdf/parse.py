@@ -20,6 +20,7 @@ Choices the AST contract leaves open:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,21 +38,26 @@ _PATH_CHAR = r"[a-zA-Z0-9._\-+]"
 # Order matters: Python's alternation takes the first branch that matches
 # while flex takes the longest match; this order makes the two agree (a URI or
 # a path always out-runs the identifier or number it starts with).
-_NORMAL_RE = re.compile(
-    rf"""
-      (?P<WS>[ \t\r\n]+|\#[^\r\n]*|/\*(?:[^*]|\*(?!/))*\*/)
-    | (?P<URI>[a-zA-Z][a-zA-Z0-9+\-.]*:[a-zA-Z0-9%/?:@&=+$,\-_.!~*']+)
-    | (?P<PATH_INTERP>(?:{_PATH_CHAR}*/|~/)(?=\$\{{))
-    | (?P<PATH>(?:{_PATH_CHAR}*|~)(?:/{_PATH_CHAR}+)+/?)
-    | (?P<SPATH><{_PATH_CHAR}+(?:/{_PATH_CHAR}+)*>)
-    | (?P<FLOAT>(?:[1-9][0-9]*\.[0-9]*|0?\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)
-    | (?P<INT>[0-9]+)
-    | (?P<ID>[a-zA-Z_][a-zA-Z0-9_'\-]*)
-    | (?P<IND_OPEN>''(?:\ *\n)?)
-    | (?P<OP>\.\.\.|==|!=|<=|>=|&&|\|\||->|//|\+\+|\|>|<\||\$\{{|[-+*/<>!?:@;.,=(){{}}\[\]"])
-    """,
-    re.VERBOSE,
-)
+_TOKEN_PATTERNS = [
+    r"(?P<WS>[ \t\r\n]+|\#[^\r\n]*|/\*(?:[^*]|\*(?!/))*\*/)",
+    r"(?P<URI>[a-zA-Z][a-zA-Z0-9+\-.]*:[a-zA-Z0-9%/?:@&=+$,\-_.!~*']+)",
+    rf"(?P<PATH_INTERP>(?:{_PATH_CHAR}*/|~/)(?=\$\{{))",
+    rf"(?P<PATH>(?:{_PATH_CHAR}*|~)(?:/{_PATH_CHAR}+)+/?)",
+    rf"(?P<SPATH><{_PATH_CHAR}+(?:/{_PATH_CHAR}+)*>)",
+    r"(?P<FLOAT>(?:[1-9][0-9]*\.[0-9]*|0?\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)",
+    r"(?P<INT>[0-9]+)",
+    r"(?P<ID>[a-zA-Z_][a-zA-Z0-9_'\-]*)",
+    r"(?P<IND_OPEN>''(?: *\n)?)",
+    r"(?P<OP>\.\.\.|==|!=|<=|>=|&&|\|\||->|//|\+\+|\|>|<\||\$\{|[-+*/<>!?:@;.,=(){}\[\]\"])",
+]
+_NORMAL_RE = re.compile("|".join(_TOKEN_PATTERNS))
+# URIs and paths can only start a run of path characters that ends in `:` or
+# `/` (or at a `~`). Elsewhere the cheaper pattern avoids rescanning a long run
+# at every token in it, which would make lexing quadratic.
+_PLAIN_RE = re.compile("|".join(
+    p for p in _TOKEN_PATTERNS if not p.startswith(("(?P<URI>", "(?P<PATH>", "(?P<PATH_INTERP>"))
+))
+_RUN_RE = re.compile(f"{_PATH_CHAR}*")
 
 _STR_RE = re.compile(r"""(?:[^$"\\]|\$[^{"\\]|\\[\s\S]|\$\\[\s\S])*(?:\$(?="))?""")
 _IND_RE = re.compile(r"(?:[^$']|\$[^{']|'[^'$])+")
@@ -78,6 +84,7 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 _NORMAL, _STRING, _IND, _PATH, _PATH_SLASH = range(5)
 
 _MAX_INT = 2**63 - 1
+_RECURSION_LIMIT = 20_000
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -126,7 +133,7 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
-def _tokens(source: _Source) -> Iterator[Token]:  # noqa: C901 - one loop keeps it fast
+def _tokens(source: _Source) -> Iterator[Token]:
     text = source.text
     opened = source.open_stack
     size = len(text)
@@ -135,13 +142,21 @@ def _tokens(source: _Source) -> Iterator[Token]:  # noqa: C901 - one loop keeps 
     line = 1
     line_start = 0  # index of the first character of the current line
     normal_match = _NORMAL_RE.match
+    plain_match = _PLAIN_RE.match
+    run_match = _RUN_RE.match
+    run_end = -1  # where the run of path characters around `pos` ends
     keywords = _KEYWORDS
     operators = _OPERATORS
 
     while True:
         mode = modes[-1]
         if mode == _NORMAL:
-            m = normal_match(text, pos)
+            if pos >= run_end:
+                run_end = run_match(text, pos).end()  # type: ignore[union-attr]
+            if text.startswith(("/", ":"), run_end) or text.startswith("~", pos):
+                m = normal_match(text, pos)
+            else:
+                m = plain_match(text, pos)
             if m is None:
                 if pos >= size:
                     return
@@ -435,8 +450,12 @@ def _get_parser() -> Lark:
 def parse(source: str, filename: str = "<string>") -> s.Expr:
     """Parse one Nix expression; raise :class:`NixSyntaxError` for anything invalid."""
     src = _Source(source, filename)
+    # The builder recurses once per nesting level; long operator chains such
+    # as `a ++ b ++ ...` nest deeper than Python's default limit allows.
+    limit = sys.getrecursionlimit()
     try:
         tree = _get_parser().parse(src)  # type: ignore[arg-type]
+        sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
         return _Builder(filename).build(tree)
     except NixSyntaxError:
         raise
@@ -448,8 +467,10 @@ def parse(source: str, filename: str = "<string>") -> s.Expr:
     except RecursionError:
         raise _error(src, "expression nested too deeply", 0, 0,
                      "split the expression into smaller pieces") from None
-    except LarkError as err:  # e.g. VisitError; none should occur, but nothing else escapes
+    except LarkError as err:  # none should occur, but nothing else may escape
         raise _error(src, f"cannot parse: {err}", 0, 0) from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 class _Builder:
