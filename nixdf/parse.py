@@ -323,12 +323,12 @@ def _tokens(source: _Source) -> Iterator[Token]:
 
 
 def _unterminated(source: _Source, what: str) -> NixSyntaxError:
+    # Point at where it opened: the end of the file is rarely where the mistake is.
     opener, line, column = source.open_stack[-1]
-    size = len(source.text)
-    err = _error(source, f"unterminated {what} (started at line {line})", size, size,
-                 f"the {what} opened with {opener} at line {line}, column {column} "
-                 "is never closed")
-    return err
+    span = Span(source.filename, line, column, line, column + len(opener))
+    closer = "''" if what == "indented string" else opener
+    return NixSyntaxError(f"unterminated {what}: it runs to the end of the file", span,
+                          f"close it with {closer}")
 
 
 # What each terminal is called in error messages.
@@ -411,9 +411,27 @@ def _syntax_error(source: _Source, err: UnexpectedToken) -> NixSyntaxError:
             context = _AFTER.get(want)
             message = f"expected {what} {context}" if context else f"expected {what}"
         return _error(source, message, start, end, f"found {got} instead")
+    if token.type == "_ASSIGN":
+        missing = _missing_semicolon(source, start)
+        if missing:
+            return _error(source, f"unexpected {got}", start, end, missing)
     if not structural and len(expected & _EXPR_START) > 5:
         return _error(source, f"unexpected {got}, expected an expression", start, end)
     return _error(source, f"unexpected {got}", start, end)
+
+
+def _missing_semicolon(source: _Source, assign: int) -> str | None:
+    """`a = 1 <newline> b = 2;` parses as `1 b` until the `=`: name the line missing its `;`."""
+    text = source.text
+    line_start = text.rfind("\n", 0, assign) + 1
+    if not re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_'-]*(\s*\.\s*[A-Za-z_][A-Za-z0-9_'-]*)*\s*",
+                        text[line_start:assign]):
+        return None
+    before = text[:line_start].rstrip()
+    if not before or before.endswith(";"):
+        return None
+    line, _ = _line_col(text, len(before))
+    return f"is a ';' missing at the end of line {line}?"
 
 
 def _semi_context(err: UnexpectedToken) -> str | None:

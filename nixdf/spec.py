@@ -241,7 +241,8 @@ def _config(args: Attrs) -> ImageConfig:
         working_dir=_config_string(config, "WorkingDir"),
         volumes=tuple(_set_keys(config, "Volumes", _check_path)),
         exposed_ports=tuple(_set_keys(config, "ExposedPorts", _check_port)),
-        labels=tuple(sorted((k, _label(k, t, config)) for k, t in _set_items(config, "Labels"))),
+        labels=tuple(sorted(
+            (k, _label(k, t, config, s)) for k, t, s in _set_items(config, "Labels"))),
         stop_signal=_config_string(config, "StopSignal"),
         user=_config_string(config, "User"),
     )
@@ -300,7 +301,11 @@ def _command(config: Attrs, key: str) -> tuple[str, ...] | None:
     return tuple(_text(t, f"an element of config.{key}", span) for t in value.items)
 
 
-def _label(name: str, thunk: Thunk, config: Attrs) -> str:
+def _label(name: str, thunk: Thunk, config: Attrs, key_span: Span) -> str:
+    if "=" in name or not name:
+        # The LABEL instruction splits key from value at the first '=', quotes or not.
+        raise SpecError(f"label name {name!r} cannot be written in a Dockerfile", key_span,
+                        hint="label names may not be empty or contain '='.")
     value = _text(thunk, f"label '{name}'", config.key_spans["Labels"])
     if _CONTROL.search(value.replace("\t", "")):
         raise SpecError(f"label '{name}' contains a line break or control character, which a "
@@ -324,7 +329,7 @@ def _env_entry(thunk: Thunk, config: Attrs) -> tuple[str, str]:
     return key, value
 
 
-def _set_items(config: Attrs, key: str) -> list[tuple[str, Thunk]]:
+def _set_items(config: Attrs, key: str) -> list[tuple[str, Thunk, Span]]:
     if key not in config.items:
         return []
     thunk = config.items[key]
@@ -332,25 +337,27 @@ def _set_items(config: Attrs, key: str) -> list[tuple[str, Thunk]]:
     value = force_static(thunk, f"config.{key}", span)
     if not isinstance(value, Attrs):
         raise SpecError(f"config.{key} must be an attribute set", span)
-    items = list(value.items.items())
-    for name, _ in items:
+    items = [(name, thunk, value.key_spans.get(name, span))
+             for name, thunk in value.items.items()]
+    for name, _, name_span in items:
         if _CONTROL.search(name):
-            raise SpecError(f"a name in config.{key} contains a control character",
-                            value.key_spans[name])
+            raise SpecError(f"a name in config.{key} contains a control character", name_span)
     return items
 
 
 def _set_keys(config: Attrs, key: str, check: Callable[[str, Attrs, str], None]) -> list[str]:
     names = []
-    for name, _ in _set_items(config, key):
+    for name, _, _ in _set_items(config, key):
         check(name, config, key)
         names.append(name)
     return sorted(names)
 
 
 def _check_path(name: str, config: Attrs, key: str) -> None:
-    if not name:
-        raise SpecError(f"config.{key} has an empty path", config.key_spans[key])
+    if not name or name != name.strip():
+        # VOLUME trims each path, so such a path cannot reach the image as written.
+        raise SpecError(f"config.{key} path {name!r} is empty or starts or ends with a space",
+                        config.key_spans[key])
 
 
 def _check_port(name: str, config: Attrs, key: str) -> None:

@@ -39,11 +39,11 @@ def nix_string(text: str) -> str:
 values = st.fixed_dictionaries({
     "cmd": st.lists(_text(True), min_size=1, max_size=3),
     "env": _text(False),
-    "label_key": _text(False).filter(bool),
+    "label_key": _text(False).filter(lambda t: bool(t) and "=" not in t),
     "label": _text(False),
     "workdir": _text(False).map(lambda t: "/w" + t),
     "user": _text(False).filter(lambda t: bool(t.strip())),
-    "volume": _text(False).map(lambda t: "/v" + t),
+    "volume": _text(False).map(lambda t: "/v" + t).filter(lambda t: t == t.strip()),
 })
 
 
@@ -81,12 +81,39 @@ def test_no_value_adds_or_splits_an_instruction(tmp_path: Path, v: dict) -> None
     assert cmd.json and list(cmd.value) == v["cmd"]
 
 
+def assert_config_matches(config: dict, v: dict) -> None:  # type: ignore[type-arg]
+    assert config["Cmd"] == v["cmd"]
+    assert "V=" + v["env"] in config["Env"]
+    assert config["Labels"] == {v["label_key"]: v["label"]}
+    assert config["WorkingDir"] == v["workdir"]
+    assert config["User"] == v["user"]
+    assert config["Volumes"] == {v["volume"]: {}}
+
+
 @pytest.mark.docker
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values)
+def test_config_instructions_round_trip_through_buildkit(tmp_path: Path, engine_env,  # type: ignore[no-untyped-def]
+                                                         v: dict) -> None:  # type: ignore[type-arg]
+    """The image stage's config instructions, exactly as rendered, built by BuildKit."""
+    text = render(tmp_path, v)
+    final = text[text.rindex("\nFROM scratch"):]
+    config_only = "\n".join(line for line in final.splitlines() if not line.startswith("COPY"))
+    docker(engine_env, "build", "-q", "-t", "nixdf-test/escaping-config", "-f", "-",
+           str(tmp_path), input=config_only)
+    info = json.loads(docker(engine_env, "image", "inspect",
+                             "nixdf-test/escaping-config").stdout)[0]
+    assert_config_matches(info["Config"], v)
+
+
+@pytest.mark.docker
+@settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values)
 def test_values_reach_the_image_exactly(tmp_path: Path, engine_env, offline_image,  # type: ignore[no-untyped-def]
                                         v: dict) -> None:  # type: ignore[type-arg]
+    """The whole pipeline, nixdf build included, for a few adversarial Nixfiles."""
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text(nixfile_for(v), encoding="utf-8")
     from .test_examples import nixdf
@@ -95,10 +122,4 @@ def test_values_reach_the_image_exactly(tmp_path: Path, engine_env, offline_imag
           str(OFFLINE_PKGS), "-t", "nixdf-test/escaping:latest")
     info = json.loads(docker(engine_env, "image", "inspect",
                              "nixdf-test/escaping:latest").stdout)[0]
-    config = info["Config"]
-    assert config["Cmd"] == v["cmd"]
-    assert "V=" + v["env"] in config["Env"]
-    assert config["Labels"] == {v["label_key"]: v["label"]}
-    assert config["WorkingDir"] == v["workdir"]
-    assert config["User"] == v["user"]
-    assert config["Volumes"] == {v["volume"]: {}}
+    assert_config_matches(info["Config"], v)

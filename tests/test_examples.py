@@ -18,7 +18,8 @@ from .conftest import OFFLINE_PKGS, ROOT, docker
 pytestmark = pytest.mark.docker
 
 
-def nixdf(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def nixdf(env: dict[str, str], *args: str,
+          check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "nixdf", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -28,9 +29,9 @@ def nixdf(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Com
 
 
 def build(env: dict[str, str], image: str, nixfile: Path, *extra: str,
-          nixpkgs: Path = OFFLINE_PKGS) -> subprocess.CompletedProcess[str]:
+          nixpkgs: Path = OFFLINE_PKGS, check: bool = True) -> subprocess.CompletedProcess[str]:
     return nixdf(env, "build", str(nixfile), "--nix-image", image, "--nixpkgs", str(nixpkgs),
-                 *extra)
+                 *extra, check=check)
 
 
 def config(env: dict[str, str], ref: str) -> dict:  # type: ignore[type-arg]
@@ -99,7 +100,7 @@ def test_target_dry_run_and_unknown_target(engine_env, offline_image) -> None:  
     done = build(engine_env, offline_image, nixfile, "--target", "shell", "--dry-run")
     assert "--target shell" in done.stdout and "-t nixdf/hello-shell:1.0" in done.stdout
     assert done.stdout.count("docker build") == 1
-    bad = build(engine_env, offline_image, nixfile, "--target", "nope")
+    bad = build(engine_env, offline_image, nixfile, "--target", "nope", check=False)
     assert bad.returncode == 2 and "no such image" in bad.stderr
 
 

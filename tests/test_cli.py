@@ -1,0 +1,93 @@
+"""The command line: exit codes, nothing on stdout on error, messages a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nixdf.cli import app
+
+from .conftest import ROOT
+
+BAD_NIXFILES = {
+    "missing-semicolon": '{ img = buildImage {\n  name = "x"\n  tag = "1";\n}; }\n',
+    "cmd-string-with-spaces":
+        'buildImage {\n  name = "x";\n  config.Cmd = "redis-server --port 1";\n}\n',
+    "label-name-with-equals":
+        'buildImage {\n  name = "x";\n  config.Labels = { "a=b" = "c"; };\n}\n',
+    "unknown-argument": 'buildImage {\n  name = "x";\n  confg = { };\n}\n',
+    "config-key-case": 'buildImage {\n  name = "x";\n  config = { workingDir = "/data"; };\n}\n',
+    "store-path-in-cmd": '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n'
+                         '  config.Cmd = [ "${pkgs.hello}/bin/hello" ];\n}\n',
+    "undefined-variable": 'buildImage {\n  name = nmae;\n}\n',
+    "no-image": '{ pkgs }:\n{ hello = pkgs.hello; }\n',
+    "newline-in-env": 'buildImage {\n  name = "x";\n  config.Env = [ "A=1\\n2" ];\n}\n',
+    "unknown-formal": '{ pkgs, buildImage, nixpkgsSrc }:\nbuildImage { name = "x"; }\n',
+    "layered-not-yet": '{ pkgs }:\npkgs.dockerTools.buildLayeredImage { name = "x"; }\n',
+    "bad-name": 'buildImage { name = "Not A Name"; }\n',
+    "unterminated-string": 'buildImage {\n  name = "x;\n}\n',
+    "healthcheck-not-yet": 'buildImage {\n  name = "x";\n  config.Healthcheck = { };\n}\n',
+}
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NIXFILES))
+def test_bad_nixfile_is_located_and_exits_2(case: str, tmp_path: Path, runner: CliRunner,
+                                            monkeypatch: pytest.MonkeyPatch, snapshot) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    Path("Nixfile").write_text(BAD_NIXFILES[case])
+    Path("Dockerfile").write_text("old\n")
+    result = runner.invoke(app, ["render", "-o", "Dockerfile"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("Nixfile:"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "^" in result.stderr
+    assert Path("Dockerfile").read_text() == "old\n", "nothing is written on failure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dockerfile", "Nixfile"]
+    assert result.stderr == snapshot
+
+
+def test_missing_nixfile(tmp_path: Path, runner: CliRunner,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["render"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "error: Nixfile: no such Nixfile"
+
+
+def test_render_to_stdout_and_to_file_agree(tmp_path: Path, runner: CliRunner) -> None:
+    nixfile = str(ROOT / "examples" / "redis" / "Nixfile")
+    printed = runner.invoke(app, ["render", nixfile])
+    assert printed.exit_code == 0, printed.stderr
+    out = tmp_path / "Dockerfile"
+    written = runner.invoke(app, ["render", nixfile, "-o", str(out)])
+    assert written.exit_code == 0 and written.stdout == ""
+    assert out.read_text() == printed.stdout
+
+
+def test_unknown_compat_target_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["render", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--compat", "docker-19"])
+    assert result.exit_code == 2
+    assert "unknown target" in result.stderr
+
+
+def test_missing_engine_is_one_line_and_exit_3(runner: CliRunner,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIXDF_DOCKER", "/nonexistent/docker")
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile")])
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and "install Docker" in result.stderr
+
+
+def test_every_command_has_an_example_in_help(runner: CliRunner) -> None:
+    for command in ("render", "build"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.stdout
