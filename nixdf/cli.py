@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import api, defaults
+from . import api, defaults, engine
 from .errors import NixdfError
 
 app = typer.Typer(
@@ -112,9 +112,20 @@ def build(
     print(f"nixdf: building with {prepared.engine.kind} (Docker "
           f"{prepared.engine.server_version}{compat_note})", file=sys.stderr)
     if dry_run:
+        render_argv = ["nixdf", "render", str(nixfile), "--nix-image", nix_image]
+        if nixpkgs is not None:
+            render_argv += ["--nixpkgs", nixpkgs]
+        if prepared.rendered.plan.syntax is None:
+            render_argv += ["--compat", "docker-20.10"]
         prefix = "" if prepared.engine.buildx else "DOCKER_BUILDKIT=1 "
+        external = prepared.rendered.external_nixpkgs
+        if external is not None and not prepared.engine.buildx:
+            aux = engine.nixpkgs_image_argv(prepared.engine, external)
+            # printf turns the \n back into the line breaks of the two-line Dockerfile.
+            dockerfile = engine.NIXPKGS_IMAGE_DOCKERFILE.replace("\n", "\\n")
+            print(f"printf '{dockerfile}' | {prefix}{shlex.join(aux)}")
         for argv in prepared.commands:
-            print(f"nixdf render {shlex.quote(str(nixfile))} | {prefix}{shlex.join(argv)}")
+            print(f"{shlex.join(render_argv)} | {prefix}{shlex.join(argv)}")
         return
     api.build(prepared)
 

@@ -92,6 +92,9 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
     return tuple(argv)
 
 
+NIXPKGS_IMAGE_DOCKERFILE = "FROM scratch\nCOPY . /\n"
+
+
 def nixpkgs_image_argv(engine: Engine, source: Path) -> tuple[str, ...]:
     """Docker 20.10 has no named build contexts: the package set becomes a local image."""
     return (engine.docker, "build", "-q", "-t", "nixdf-nixpkgs", "-f", "-", str(source))
@@ -109,7 +112,7 @@ def run_build(engine: Engine, request: BuildRequest, dockerfile: str) -> None:
     env = build_env(engine)
     if request.external_nixpkgs is not None and not engine.buildx:
         _run(nixpkgs_image_argv(engine, request.external_nixpkgs), env,
-             stdin="FROM scratch\nCOPY . /\n")
+             stdin=NIXPKGS_IMAGE_DOCKERFILE)
     _run(build_argv(engine, request), env, stdin=dockerfile)
 
 

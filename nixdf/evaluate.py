@@ -18,21 +18,8 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from . import syntax as s
+from .builders import BUILDERS, PLANNED_BUILDERS
 from .errors import EvalError, Span
-
-BUILDERS = ("buildImage",)
-# Builders people reach for that the foundation does not implement yet; naming
-# them lets the error say so instead of "unknown function".
-PLANNED_BUILDERS = (
-    "buildLayeredImage",
-    "streamLayeredImage",
-    "buildImageWithNixDb",
-    "buildLayeredImageWithNixDb",
-)
-
-# Free names a Nixfile may use without declaring them (the bare attribute set
-# form) and the names a function-form Nixfile may ask for.
-SCOPE_NAMES = ("pkgs", "lib", "dockerTools", *BUILDERS, *PLANNED_BUILDERS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,11 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     nix-build --no-out-link --expr ' \
       let \
         nixpkgs = import (builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }) { }; \
-        dockerTools = { buildImage = args: args; }; \
+        unsupported = name: throw "nixdf: ${name} is not supported yet; use buildImage"; \
+        dockerTools = (nixpkgs.dockerTools or { }) // { buildImage = args: args; } \
+          // builtins.listToAttrs (map (name: { inherit name; value = unsupported name; }) [ "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
         pkgs = nixpkgs // { inherit dockerTools; }; \
-        scope = { inherit pkgs dockerTools; inherit (dockerTools) buildImage; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
+        scope = dockerTools // { inherit pkgs dockerTools; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
         nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
         wanted = builtins.functionArgs nixfile; \
         top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else builtins.intersectAttrs wanted scope) else nixfile; \
