@@ -99,7 +99,9 @@ def test_target_dry_run_and_unknown_target(engine_env, offline_image) -> None:  
     nixfile = ROOT / "examples" / "hello" / "Nixfile"
     done = build(engine_env, offline_image, nixfile, "--target", "shell", "--dry-run")
     assert "--target shell" in done.stdout and "-t nixdf/hello-shell:1.0" in done.stdout
-    assert done.stdout.count("docker build") == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("printf 'FROM scratch\\nCOPY . /\\n' | DOCKER_BUILDKIT=1 ")
+    assert len(lines) == 2 and lines[1].startswith("nixdf render ")
     bad = build(engine_env, offline_image, nixfile, "--target", "nope", check=False)
     assert bad.returncode == 2 and "no such image" in bad.stderr
 
