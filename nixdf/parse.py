@@ -237,13 +237,9 @@ def _tokens(source: _Source) -> Iterator[Token]:
                 raise _unterminated(source, "string")
             raw = text[pos:end]
             value = _ESCAPE_RE.sub(_unescape, raw) if ("\\" in raw or "\r" in raw) else raw
-            start_line = line
-            newlines = raw.count("\n")
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", pos, end) + 1
-            yield Token("STR_PART", value, pos, start_line, column, line,
-                        end - line_start + 1, end)
+            token, line, line_start = _spanning("STR_PART", value, text, pos, end, line, column,
+                                                line_start)
+            yield token
             pos = end
             continue
 
@@ -289,13 +285,9 @@ def _tokens(source: _Source) -> Iterator[Token]:
                 continue
             end = m.end()
             value = m.group()
-            start_line = line
-            newlines = value.count("\n")
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", pos, end) + 1
-            yield Token("IND_STR_PART", value, pos, start_line, column, line,
-                        end - line_start + 1, end)
+            token, line, line_start = _spanning("IND_STR_PART", value, text, pos, end, line,
+                                                column, line_start)
+            yield token
             pos = end
             continue
 
@@ -320,6 +312,17 @@ def _tokens(source: _Source) -> Iterator[Token]:
                          "remove the '/' at the end of the path")
         modes.pop()
         yield Token("PATH_END", "", pos, line, column, line, column, pos)
+
+
+def _spanning(kind: str, value: str, text: str, pos: int, end: int, line: int, column: int,
+              line_start: int) -> tuple[Token, int, int]:
+    """A token for text[pos:end], which may span lines; returns the line state after it."""
+    newlines = text.count("\n", pos, end)
+    end_line = line + newlines
+    if newlines:
+        line_start = text.rfind("\n", pos, end) + 1
+    token = Token(kind, value, pos, line, column, end_line, end - line_start + 1, end)
+    return token, end_line, line_start
 
 
 def _unterminated(source: _Source, what: str) -> NixSyntaxError:

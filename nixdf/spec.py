@@ -271,14 +271,22 @@ def _config_string(config: Attrs, key: str) -> str | None:
     return value
 
 
-def _list_items(config: Attrs, key: str) -> list[Thunk]:
-    if key not in config.items:
-        return []
+def _config_value(config: Attrs, key: str, kind: type, shape: str) -> tuple[object, Span]:
+    """A config entry forced statically and checked to be ``kind``; with its span."""
     thunk = config.items[key]
     span = _span_of(thunk, config.key_spans[key])
     value = force_static(thunk, f"config.{key}", span)
-    if not isinstance(value, ListValue):
-        raise SpecError(f"config.{key} must be a list, got {type_name(value)}", span)
+    if not isinstance(value, kind):
+        raise SpecError(f"config.{key} must be {shape}, got {type_name(value)}",  # type: ignore[arg-type]
+                        span)
+    return value, span
+
+
+def _list_items(config: Attrs, key: str) -> list[Thunk]:
+    if key not in config.items:
+        return []
+    value, _ = _config_value(config, key, ListValue, "a list")
+    assert isinstance(value, ListValue)
     return list(value.items)
 
 
@@ -332,11 +340,8 @@ def _env_entry(thunk: Thunk, config: Attrs) -> tuple[str, str]:
 def _set_items(config: Attrs, key: str) -> list[tuple[str, Thunk, Span]]:
     if key not in config.items:
         return []
-    thunk = config.items[key]
-    span = _span_of(thunk, config.key_spans[key])
-    value = force_static(thunk, f"config.{key}", span)
-    if not isinstance(value, Attrs):
-        raise SpecError(f"config.{key} must be an attribute set", span)
+    value, span = _config_value(config, key, Attrs, "an attribute set")
+    assert isinstance(value, Attrs)
     items = [(name, thunk, value.key_spans.get(name, span))
              for name, thunk in value.items.items()]
     for name, _, name_span in items:
