@@ -91,3 +91,12 @@ def test_every_command_has_an_example_in_help(runner: CliRunner) -> None:
     for command in ("render", "build"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Example:" in result.stdout
+
+
+def test_engine_that_does_not_answer_is_one_line_and_exit_3(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NIXDF_DOCKER", "/usr/bin/docker")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody-listens.sock")
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile")])
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and "does not answer" in result.stderr
