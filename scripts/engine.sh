@@ -146,6 +146,18 @@ start_engine() {
     mkdir -p "$RUN_DIR" "$DATA_ROOT"
     chmod 0711 "$RUN_DIR"
     rm -f "$SOCK" "$PIDFILE"
+    # A dockerd killed hard leaves containerd's pidfile behind; if that pid is gone,
+    # a zombie, or reused by another program, dockerd waits on it until it times out.
+    cpidfile="$RUN_DIR/exec/containerd/containerd.pid"
+    if [ -f "$cpidfile" ]; then
+        cpid=$(cat "$cpidfile")
+        comm=$(cat "/proc/$cpid/comm" 2>/dev/null || true)
+        state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$cpid/status" 2>/dev/null || true)
+        if [ "$comm" != containerd ] || [ "$state" = Z ]; then
+            log "removing stale containerd pidfile (pid $cpid is not a live containerd)"
+            rm -f "$cpidfile"
+        fi
+    fi
     log "starting dockerd: socket $SOCK, data-root $DATA_ROOT, log $LOG"
     {
         printf '\n==== %s engine.sh starting dockerd ====\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')"

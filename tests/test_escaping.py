@@ -104,6 +104,8 @@ def test_config_instructions_round_trip_through_buildkit(tmp_path: Path, engine_
            str(tmp_path), input=config_only)
     info = json.loads(docker(engine_env, "image", "inspect",
                              "nixdf-test/escaping-config").stdout)[0]
+    # Each example is a new image; keep the engine from filling up with them.
+    docker(engine_env, "rmi", "nixdf-test/escaping-config")
     assert_config_matches(info["Config"], v)
 
 
