@@ -10,6 +10,7 @@ FROM nix AS redis-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source=/nix,sharing=locked \
     set -eu; \
+    # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
     nix-build --no-out-link --expr ' \
       let \
         nixpkgs = import (builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }) { }; \
@@ -26,13 +27,16 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
       in \
         if contents == null then [ ] else if builtins.isList contents then contents else [ contents ] \
     ' > /nixdf/contents; \
+    # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
     touch /nixdf/closure; \
     if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
     mkdir -p /out/root; \
     if [ -s /nixdf/closure ]; then mkdir -p /out/root/nix/store; fi; \
     while read -r path; do cp -a "$path" /out/root/nix/store/; done < /nixdf/closure; \
+    # Each item of contents is copied into the root, as buildImage's rsync does.
     while read -r path; do \
       rm -rf /nixdf/item; mkdir /nixdf/item; cp -a "$path/." /nixdf/item/; \
+      # Symlinks to directories become real directories (rsync -k); keepContentsDirlinks keeps them.
       rounds=0; \
       while find /nixdf/item -type l > /nixdf/links && grep -q . /nixdf/links; do \
         found=; \
@@ -45,8 +49,11 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
       done; \
       cp -a /nixdf/item/. /out/root/; \
     done < /nixdf/contents; \
+    # Owned by root, /nix and /nix/store read-only, as dockerTools makes them.
     chown -hR 0:0 /out/root; \
     if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
+    # For the image's scripts: its store (hard links) plus the builder's shell and
+    # core tools with their closures, mounted over /nix in the image stage.
     mkdir -p /out/run/store /out/run/.nixdf/bin; \
     if [ -d /out/root/nix/store ]; then cp -al /out/root/nix/store/. /out/run/store/; fi; \
     : > /nixdf/tools; \
@@ -62,6 +69,7 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     done; \
     if [ -s /nixdf/tools ]; then nix-store --query --requisites $(sort -u /nixdf/tools) | while read -r path; do [ -e "/out/run/store/${path##*/}" ] || cp -a "$path" /out/run/store/; done; fi; \
     [ -e /out/run/.nixdf/bin/sh ] || { echo "nixdf: the builder image has no sh for runAsRoot" >&2; exit 1; }; \
+    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
 # redis: the image redis:latest: nothing but the closure and root from redis-build, and its config.
