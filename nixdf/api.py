@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import defaults
+from .buildlog import nix_failure
 from .engine import BuildRequest, Engine, build_argv, probe, run_build
-from .errors import NixdfError, UsageError
+from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import find_images
 from .inputs import nix_inputs
 from .parse import parse
-from .plan import COMPAT_TARGETS, DockerfilePlan, Nixpkgs, PlanOptions, plan
+from .plan import COMPAT_TARGETS, SRC_DIR, DockerfilePlan, Nixpkgs, PlanOptions, plan
 from .render import render
 from .spec import ImageSpec, to_specs
 
@@ -161,6 +162,32 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
 
 
 def build(prepared: BuildPlan) -> None:
-    """Run every build request, each reading the rendered Dockerfile on stdin."""
+    """Run every build request, each reading the rendered Dockerfile on stdin.
+
+    When Nix rejected the Nixfile inside the builder, the error says where, in
+    the Nixfile's own terms, rather than only that the build failed.
+    """
     for request in prepared.requests:
-        run_build(prepared.engine, request, prepared.rendered.text)
+        try:
+            run_build(prepared.engine, request, prepared.rendered.text)
+        except EngineError as err:
+            located = _nix_error(err, request.context)
+            if located is None:
+                raise
+            raise located from None
+
+
+def _nix_error(err: EngineError, context: Path) -> NixdfError | None:
+    failure = nix_failure(err.log, SRC_DIR)
+    if failure is None:
+        return None
+    hint = failure.hint or "Nix evaluated the Nixfile in the builder and stopped here."
+    if failure.path is None:
+        return NixEvalError(f"Nix: {failure.message}", hint=hint)
+    path = context / failure.path
+    span = Span(_display_name(path), failure.line, failure.column, failure.line,
+                failure.column + 1)
+    located = NixEvalError(f"Nix: {failure.message}", span, hint)
+    if path.is_file():
+        located.with_source(path.read_text(encoding="utf-8"))
+    return located

@@ -11,12 +11,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EngineError
 
+# Lines of build output kept to find the cause of a failure in.
+_LOG_TAIL = 400
 # Docker releases before 23.0 ship BuildKit without buildx as their `docker build`;
 # their built-in Dockerfile frontend is syntax 1.2 (see the compat target).
 _FIRST_MODERN_DOCKER = 23
@@ -117,12 +120,20 @@ def run_build(engine: Engine, request: BuildRequest, dockerfile: str) -> None:
 
 
 def _run(argv: Sequence[str], env: dict[str, str], stdin: str) -> None:
+    """Run, passing BuildKit's progress through and keeping its end for error reports."""
     print("nixdf: running " + shlex.join(argv), file=sys.stderr, flush=True)
+    tail: deque[str] = deque(maxlen=_LOG_TAIL)
     try:
-        done = subprocess.run(argv, env=env, input=stdin, text=True, check=False)
+        with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+            for line in proc.stdout:
+                sys.stderr.write(line)
+                tail.append(line.rstrip("\n"))
     except OSError as err:
         raise EngineError(f"cannot run {argv[0]}: {err.strerror}") from None
-    if done.returncode != 0:
-        raise EngineError(f"the build failed (exit code {done.returncode}): "
-                          + shlex.join(argv))
-
+    if proc.returncode != 0:
+        raise EngineError(f"the build failed (exit code {proc.returncode}): "
+                          + shlex.join(argv), log=tuple(tail))

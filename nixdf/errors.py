@@ -92,6 +92,14 @@ class UsageError(NixdfError):
 
 
 class EngineError(NixdfError):
-    """The container engine is missing or a build it ran failed."""
+    """The container engine is missing or a build it ran failed; ``log`` ends its output."""
 
     exit_code = 3
+
+    def __init__(self, message: str, log: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class NixEvalError(NixdfError):
+    """Nix, evaluating the Nixfile in the builder, found it wrong."""

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
-LAYERS = ["__main__", "cli", "api", "engine render", "plan inputs", "spec", "evaluate",
+LAYERS = ["__main__", "cli", "api", "engine render buildlog", "plan inputs", "spec", "evaluate",
           "parse", "builders defaults syntax", "errors"]
 OWNERS = {"lark": "parse", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
 

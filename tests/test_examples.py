@@ -123,3 +123,19 @@ def test_rebuilds_after_the_cache_mount_was_pruned(engine_env, offline_image, tm
     docker(engine_env, "builder", "prune", "-f", "--filter", "type=exec.cachemount")
     build(engine_env, offline_image, nixfile, nixpkgs=pkgs)
     assert run(engine_env, "nixdf-test/prune:latest") == "Hello again\n"
+
+
+def test_a_nix_error_in_the_builder_points_into_the_nixfile(engine_env, offline_image,  # type: ignore[no-untyped-def]
+                                                            tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "t/typo";\n'
+                       '  contents = pkgs.helo;\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 2
+    message = done.stderr[done.stderr.rindex(f"{nixfile}:4:14:"):]
+    assert message.splitlines() == [
+        f"{nixfile}:4:14: error: Nix: attribute 'helo' missing",
+        "      contents = pkgs.helo;",
+        "                 ^",
+        "  hint: Did you mean hello?",
+    ]
