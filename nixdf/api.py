@@ -6,6 +6,7 @@ attaches the source text to errors so they can show the offending line.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -122,6 +123,22 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def staleness(path: Path, text: str) -> str:
+    """A unified diff from the file at ``path`` to ``text``; empty when it is up to date."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read it: {err.strerror}") from None
+    if current == text:
+        return ""
+    name = _display_name(path)
+    return "".join(difflib.unified_diff(current.splitlines(keepends=True),
+                                        text.splitlines(keepends=True),
+                                        f"{name} (committed)", f"{name} (rendered)"))
 
 
 @dataclass(frozen=True, slots=True)

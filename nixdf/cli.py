@@ -1,7 +1,7 @@
 """The ``nixdf`` command: a thin typer shell over :mod:`nixdf.api`.
 
-Exit codes: 0 success, 2 bad Nixfile or usage, 3 the engine is missing or the
-build failed, 70 a bug in nixdf.
+Exit codes: 0 success, 1 a checked Dockerfile is stale, 2 bad Nixfile or usage,
+3 the engine is missing or the build failed, 70 a bug in nixdf.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import Annotated, Optional
 import typer
 
 from . import api, defaults, engine
-from .errors import NixdfError
+from .errors import NixdfError, UsageError
 
 app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Nix builds for BuildKit, through a Dockerfile you can read.\n\n"
-    "Exit codes: 0 ok, 2 bad Nixfile or usage, 3 engine missing or build failed.",
+    "Exit codes: 0 ok, 1 a checked Dockerfile is stale, 2 bad Nixfile or usage, "
+    "3 engine missing or build failed.",
 )
 
 NixfileArg = Annotated[Path, typer.Argument(help="The Nixfile (default: ./Nixfile).")]
@@ -69,6 +70,9 @@ def render(
     output: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "-o", "--output", help="Write the Dockerfile here (atomically) instead of stdout.")
     ] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="With -o: write nothing; exit 1 and print a diff if FILE is stale.")
+    ] = False,
     nix_image: NixImage = defaults.NIX_IMAGE,
     nixpkgs: NixpkgsOpt = None,
     compat: CompatOpt = None,
@@ -77,11 +81,62 @@ def render(
 
     Example: nixdf render examples/redis/Nixfile -o examples/redis/Dockerfile
     """
+    if check and output is None:
+        raise UsageError("--check compares against a file: give it with -o FILE")
     rendered = api.render_path(nixfile, api.RenderOptions(nix_image, nixpkgs, compat))
     if output is None:
         sys.stdout.write(rendered.text)
+    elif check:
+        _report_stale([(output, api.staleness(output, rendered.text))], nixfile_hint=nixfile)
     else:
         api.write_atomic(output, rendered.text)
+
+
+def _report_stale(results: list[tuple[Path, str]], nixfile_hint: Path | None = None) -> None:
+    stale = [(path, diff) for path, diff in results if diff]
+    for path, diff in stale:
+        sys.stdout.write(diff)
+        fix = (f"nixdf render {nixfile_hint} -o {path}" if nixfile_hint else "nixdf sync")
+        print(f"nixdf: {path} is out of date with its Nixfile; run `{fix}`", file=sys.stderr)
+    if stale:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def sync(
+    nixfiles: Annotated[list[Path], typer.Argument(help="Nixfiles; each Dockerfile is "
+                                                   "written beside its Nixfile.")],
+    name: Annotated[str, typer.Option(
+        "--name", help="File name of the Dockerfile beside each Nixfile.")] = "Dockerfile",
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; exit 1 and print a diff for each stale Dockerfile.")
+    ] = False,
+    nix_image: NixImage = defaults.NIX_IMAGE,
+    nixpkgs: NixpkgsOpt = None,
+    compat: CompatOpt = None,
+) -> None:
+    """Keep the Dockerfile beside each Nixfile up to date (the pre-commit hooks run this).
+
+    Exits 1 when a Dockerfile was stale, written or not, so that pre-commit stops
+    the commit for the new file to be reviewed and staged.
+
+    Example: nixdf sync services/*/Nixfile --compat docker-20.10
+    """
+    options = api.RenderOptions(nix_image, nixpkgs, compat)
+    results = []
+    for nixfile in nixfiles:
+        output = nixfile.parent / name
+        text = api.render_path(nixfile, options).text
+        diff = api.staleness(output, text)
+        if diff and not check:
+            api.write_atomic(output, text)
+            print(f"nixdf: wrote {output}", file=sys.stderr)
+        results.append((output, diff))
+    if check:
+        _report_stale(results)
+    elif any(diff for _, diff in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -100,3 +100,43 @@ def test_engine_that_does_not_answer_is_one_line_and_exit_3(
     result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile")])
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and "does not answer" in result.stderr
+
+
+def test_render_check_passes_when_fresh_and_shows_a_diff_when_stale(
+        tmp_path: Path, runner: CliRunner) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x"; config.WorkingDir = "/a"; }\n')
+    out = tmp_path / "Dockerfile"
+    assert runner.invoke(app, ["render", str(nixfile), "-o", str(out)]).exit_code == 0
+    fresh = runner.invoke(app, ["render", str(nixfile), "-o", str(out), "--check"])
+    assert (fresh.exit_code, fresh.stdout) == (0, "")
+    nixfile.write_text('buildImage { name = "x"; config.WorkingDir = "/b"; }\n')
+    before = out.read_text()
+    stale = runner.invoke(app, ["render", str(nixfile), "-o", str(out), "--check"])
+    assert stale.exit_code == 1
+    assert '-WORKDIR "/a"\n+WORKDIR "/b"\n' in stale.stdout
+    assert "is out of date" in stale.stderr
+    assert out.read_text() == before
+
+
+def test_check_needs_a_file(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["render", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--check"])
+    assert result.exit_code == 2 and "-o FILE" in result.stderr
+
+
+def test_sync_writes_each_dockerfile_beside_its_nixfile(tmp_path: Path,
+                                                      runner: CliRunner) -> None:
+    nixfiles = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        nixfile = tmp_path / name / "Nixfile"
+        nixfile.write_text(f'buildImage {{ name = "{name}"; }}\n')
+        nixfiles.append(str(nixfile))
+    written = runner.invoke(app, ["sync", *nixfiles, "--name", "Containerfile"])
+    assert written.exit_code == 1, "it changed files"
+    assert (tmp_path / "a" / "Containerfile").read_text().count("FROM scratch AS a") == 1
+    again = runner.invoke(app, ["sync", *nixfiles, "--name", "Containerfile"])
+    assert again.exit_code == 0 and again.stderr == ""
+    checked = runner.invoke(app, ["sync", "--check", *nixfiles, "--name", "Containerfile"])
+    assert checked.exit_code == 0

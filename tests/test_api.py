@@ -1,0 +1,45 @@
+"""The library's doors: atomic writes and errors that carry their source."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nixdf import api
+from nixdf.errors import NixdfError
+
+
+def test_write_atomic_replaces_the_file_and_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "Dockerfile"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    api.write_atomic(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["Dockerfile"]
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_debris(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "Dockerfile"
+    target.write_text("old\n")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        api.write_atomic(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["Dockerfile"]
+
+
+def test_errors_carry_the_nixfile_text(tmp_path: Path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage {\n  name = 3;\n}\n')
+    with pytest.raises(NixdfError) as info:
+        api.load(nixfile)
+    assert info.value.span is not None and info.value.span.line == 2
+    assert "      name = 3;" in str(info.value).splitlines()
