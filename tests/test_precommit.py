@@ -21,7 +21,10 @@ def git(repo: Path, *args: str) -> None:
 
 def try_repo(repo: Path, hook: str, home: Path) -> subprocess.CompletedProcess[str]:
     pre_commit = shutil.which("pre-commit") or "pre-commit"
-    env = dict(os.environ, PRE_COMMIT_HOME=str(home))
+    # try-repo commits a shadow copy of the hooks' repository: give it an identity.
+    env = dict(os.environ, PRE_COMMIT_HOME=str(home), GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.org")
     return subprocess.run([pre_commit, "try-repo", str(ROOT), hook, "--all-files"], cwd=repo,
                           env=env, capture_output=True, text=True)
 
