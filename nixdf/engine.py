@@ -40,10 +40,7 @@ class Engine:
     @property
     def wants_compat(self) -> bool:
         """Docker 20.10's built-in BuildKit cannot fetch a newer Dockerfile frontend."""
-        if self.buildx:
-            return False
-        major = self.server_version.split(".", 1)[0]
-        return not major.isdigit() or int(major) < _FIRST_MODERN_DOCKER
+        return not self.buildx and not _modern(self.server_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +51,51 @@ class BuildRequest:
     external_nixpkgs: Path | None = None
 
 
-def docker_binary() -> str:
-    return os.environ.get("NIXDF_DOCKER", "docker")
+def docker_candidates() -> list[str]:
+    """NIXDF_DOCKER if set, else every `docker` on PATH, in PATH order."""
+    chosen = os.environ.get("NIXDF_DOCKER")
+    if chosen:
+        return [chosen] if shutil.which(chosen) else []
+    found: list[str] = []
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        path = shutil.which("docker", path=directory) if directory else None
+        if path and os.path.realpath(path) not in {os.path.realpath(f) for f in found}:
+            found.append(path)
+    return found
 
 
-def probe(docker: str | None = None) -> Engine:
-    """Find the engine; one clear line when there is none."""
-    docker = docker or docker_binary()
-    if shutil.which(docker) is None:
-        raise EngineError(f"no '{docker}' command found: install Docker (Debian: apt-get install "
+def probe() -> Engine:
+    """Find a docker client that can build with BuildKit; one clear line when there is none.
+
+    A client of Docker 23 or later without the buildx plugin cannot use BuildKit at
+    all ("BuildKit is enabled but the buildx component is missing"), so another
+    `docker` further down PATH (an older one, with BuildKit built in) is tried.
+    """
+    candidates = docker_candidates()
+    if not candidates:
+        raise EngineError("no 'docker' command found: install Docker (Debian: apt-get install "
                           "docker.io) or set NIXDF_DOCKER to the docker client")
-    version = _capture([docker, "version", "--format", "{{.Server.Version}}"])
-    if version is None:
+    answered = False
+    for docker in candidates:
+        versions = _capture([docker, "version", "--format",
+                             "{{.Client.Version}} {{.Server.Version}}"])
+        if versions is None or len(versions.split()) != 2:
+            continue
+        answered = True
+        client, server = versions.split()
+        buildx = _capture([docker, "buildx", "version"]) is not None
+        if buildx or not _modern(client):
+            return Engine(docker, buildx, server)
+    if not answered:
         raise EngineError("the Docker engine does not answer: start it (systemctl start docker, "
                           "or dockerd) or point DOCKER_HOST at a running one")
-    buildx = _capture([docker, "buildx", "version"]) is not None
-    return Engine(docker, buildx, version.strip())
+    raise EngineError(f"{candidates[0]} cannot build with BuildKit: its buildx plugin is missing "
+                      "(install docker-buildx, or set NIXDF_DOCKER to a client that has it)")
+
+
+def _modern(version: str) -> bool:
+    major = version.split(".", 1)[0]
+    return not major.isdigit() or int(major) >= _FIRST_MODERN_DOCKER
 
 
 def _capture(argv: Sequence[str]) -> str | None:

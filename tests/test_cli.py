@@ -140,3 +140,44 @@ def test_sync_writes_each_dockerfile_beside_its_nixfile(tmp_path: Path,
     assert again.exit_code == 0 and again.stderr == ""
     checked = runner.invoke(app, ["sync", "--check", *nixfiles, "--name", "Containerfile"])
     assert checked.exit_code == 0
+
+
+MODERN_CLIENT_WITHOUT_BUILDX = """#!/bin/sh
+case "$1" in
+  version) echo "28.2.2 20.10.24"; exit 0 ;;
+  buildx) echo "docker: unknown command: docker buildx" >&2; exit 1 ;;
+esac
+echo "ERROR: BuildKit is enabled but the buildx component is missing or broken." >&2
+exit 1
+"""
+
+
+@pytest.fixture
+def shim_dir(tmp_path: Path) -> Path:
+    shim = tmp_path / "shim" / "docker"
+    shim.parent.mkdir()
+    shim.write_text(MODERN_CLIENT_WITHOUT_BUILDX)
+    shim.chmod(0o755)
+    return shim.parent
+
+
+@pytest.mark.docker
+def test_a_client_that_cannot_use_buildkit_is_passed_over(
+        shim_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch,
+        engine_env: dict[str, str]) -> None:
+    monkeypatch.delenv("NIXDF_DOCKER", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", engine_env["DOCKER_HOST"])
+    monkeypatch.setenv("PATH", f"{shim_dir}:/usr/bin:/bin")
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run"])
+    assert result.exit_code == 0, result.stderr
+    assert "| DOCKER_BUILDKIT=1 /usr/bin/docker build -f - " in result.stdout
+
+
+def test_only_a_client_that_cannot_use_buildkit_is_one_line_and_exit_3(
+        shim_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NIXDF_DOCKER", raising=False)
+    monkeypatch.setenv("PATH", str(shim_dir))
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile")])
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and "buildx plugin is missing" in result.stderr
