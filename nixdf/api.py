@@ -16,7 +16,16 @@ from pathlib import Path
 
 from . import defaults
 from .buildlog import nix_failure
-from .engine import BuildRequest, Engine, build_argv, probe, run_build
+from .engine import (
+    BuildRequest,
+    Command,
+    Engine,
+    PassThrough,
+    build_commands,
+    check_supported,
+    probe,
+    run,
+)
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import find_images
 from .inputs import nix_inputs
@@ -148,17 +157,24 @@ class BuildPlan:
     rendered: Rendered
 
     @property
-    def commands(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(build_argv(self.engine, request) for request in self.requests)
+    def commands(self) -> tuple[Command, ...]:
+        """Every process, in order; the package-set image is made once for all targets."""
+        commands: list[Command] = []
+        for request in self.requests:
+            commands += [c for c in build_commands(self.engine, request) if c not in commands]
+        return tuple(commands)
 
 
 def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
-                  tags: tuple[str, ...], engine: Engine | None = None) -> BuildPlan:
+                  tags: tuple[str, ...], passthrough: PassThrough | None = None,
+                  engine: Engine | None = None) -> BuildPlan:
     """Render for the engine at hand (compat when it is Docker 20.10) and make the requests.
 
     Without ``target`` every image is built, each tagged with its Nixfile name:tag.
     """
     engine = engine or probe()
+    passthrough = passthrough or PassThrough()
+    check_supported(engine, passthrough)
     if options.compat is None and engine.wants_compat:
         options = RenderOptions(options.nix_image, options.nixpkgs, COMPAT_TARGETS[0])
     rendered = render_path(nixfile, options)
@@ -173,22 +189,22 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     context = nixfile.resolve().parent
     requests = tuple(
         BuildRequest(context, name if len(images) > 1 or target else None,
-                     tags or (images[name].reference,), rendered.external_nixpkgs)
+                     tags or (images[name].reference,), rendered.external_nixpkgs, passthrough)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
 
 
 def build(prepared: BuildPlan) -> None:
-    """Run every build request, each reading the rendered Dockerfile on stdin.
+    """Run every command of the build, the rendered Dockerfile on the builds' stdin.
 
     When Nix rejected the Nixfile inside the builder, the error says where, in
     the Nixfile's own terms, rather than only that the build failed.
     """
-    for request in prepared.requests:
+    for command in prepared.commands:
         try:
-            run_build(prepared.engine, request, prepared.rendered.text)
+            run(prepared.engine, command, prepared.rendered.text)
         except EngineError as err:
-            located = _nix_error(err, request.context)
+            located = _nix_error(err, prepared.requests[0].context)
             if located is None:
                 raise
             raise located from None

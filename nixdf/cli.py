@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import api, defaults, engine
+from . import api, defaults
+from .engine import PassThrough
 from .errors import NixdfError, UsageError
 
 app = typer.Typer(
@@ -139,11 +140,15 @@ def sync(
         raise typer.Exit(1)
 
 
-@app.command()
+Many = Optional[list[str]]  # noqa: UP045 - typer reads Optional
+
+
+@app.command(context_settings={"allow_extra_args": True})
 @_guard
 def build(
+    ctx: typer.Context,
     nixfile: NixfileArg = Path("Nixfile"),
-    tag: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    tag: Annotated[Many, typer.Option(
         "-t", "--tag", help="Name:tag for the image (default: the Nixfile's name and tag).")
     ] = None,
     target: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -153,36 +158,65 @@ def build(
     nix_image: NixImage = defaults.NIX_IMAGE,
     nixpkgs: NixpkgsOpt = None,
     compat: CompatOpt = None,
+    push: Annotated[bool, typer.Option("--push", help="Push the image (buildx), or "
+                                       "`docker push` it after the build.")] = False,
+    load: Annotated[bool, typer.Option("--load", help="Load the image into docker (buildx's "
+                                       "default here unless --push).")] = False,
+    platform: Annotated[Many, typer.Option("--platform", help="Target platform(s).")] = None,
+    builder: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--builder", help="The buildx builder instance.")] = None,
+    cache_from: Annotated[Many, typer.Option("--cache-from", help="External cache source.")
+                          ] = None,
+    cache_to: Annotated[Many, typer.Option("--cache-to", help="Cache export (buildx).")] = None,
+    secret: Annotated[Many, typer.Option("--secret", help="Secret for the build, "
+                                         "id=…,src=….")] = None,
+    progress: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--progress", help="auto, plain or tty.")] = None,
+    build_arg: Annotated[Many, typer.Option("--build-arg", help="KEY=VALUE.")] = None,
+    label: Annotated[Many, typer.Option("--label", help="KEY=VALUE image label.")] = None,
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
     Uses `docker buildx build` when buildx is installed, otherwise
     `DOCKER_BUILDKIT=1 docker build` (then for Docker 20.10 the compat target).
+    Arguments after `--` go to the build command as they are.
 
-    Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev
+    Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
+    passthrough = PassThrough(
+        push=push, load=load, platforms=tuple(platform or ()), builder=builder,
+        cache_from=tuple(cache_from or ()), cache_to=tuple(cache_to or ()),
+        secrets=tuple(secret or ()), progress=progress, build_args=tuple(build_arg or ()),
+        labels=tuple(label or ()), extra=tuple(ctx.args))
     prepared = api.prepare_build(nixfile, api.RenderOptions(nix_image, nixpkgs, compat),
-                                 target=target, tags=tuple(tag or ()))
+                                 target=target, tags=tuple(tag or ()), passthrough=passthrough)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
     print(f"nixdf: building with {prepared.engine.kind} (Docker "
           f"{prepared.engine.server_version}{compat_note})", file=sys.stderr)
     if dry_run:
-        render_argv = ["nixdf", "render", str(nixfile), "--nix-image", nix_image]
-        if nixpkgs is not None:
-            render_argv += ["--nixpkgs", nixpkgs]
-        if prepared.rendered.plan.syntax is None:
-            render_argv += ["--compat", "docker-20.10"]
-        prefix = "" if prepared.engine.buildx else "DOCKER_BUILDKIT=1 "
-        external = prepared.rendered.external_nixpkgs
-        if external is not None and not prepared.engine.buildx:
-            aux = engine.nixpkgs_image_argv(prepared.engine, external)
-            # printf turns the \n back into the line breaks of the two-line Dockerfile.
-            dockerfile = engine.NIXPKGS_IMAGE_DOCKERFILE.replace("\n", "\\n")
-            print(f"printf '{dockerfile}' | {prefix}{shlex.join(aux)}")
-        for argv in prepared.commands:
-            print(f"{shlex.join(render_argv)} | {prefix}{shlex.join(argv)}")
+        _print_commands(prepared, nixfile, nix_image, nixpkgs)
         return
     api.build(prepared)
+
+
+def _print_commands(prepared: api.BuildPlan, nixfile: Path, nix_image: str,
+                    nixpkgs: str | None) -> None:
+    """The build as shell commands that run as printed."""
+    render_argv = ["nixdf", "render", str(nixfile), "--nix-image", nix_image]
+    if nixpkgs is not None:
+        render_argv += ["--nixpkgs", nixpkgs]
+    if prepared.rendered.plan.syntax is None:
+        render_argv += ["--compat", "docker-20.10"]
+    prefix = "" if prepared.engine.buildx else "DOCKER_BUILDKIT=1 "
+    for command in prepared.commands:
+        line = shlex.join(command.argv)
+        if command.reads_dockerfile:
+            line = f"{shlex.join(render_argv)} | {prefix}{line}"
+        elif command.stdin is not None:
+            # printf turns the \n back into the line breaks of the small Dockerfile.
+            line = f"printf {shlex.quote(command.stdin.replace(chr(10), chr(92) + 'n'))} | " \
+                   f"{prefix}{line}"
+        print(line)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EngineError
+from .errors import EngineError, UsageError
 
 # Lines of build output kept to find the cause of a failure in.
 _LOG_TAIL = 400
@@ -44,11 +44,38 @@ class Engine:
 
 
 @dataclass(frozen=True, slots=True)
+class PassThrough:
+    """The `docker buildx build` options users reach for, passed on as given."""
+
+    push: bool = False
+    load: bool = False
+    platforms: tuple[str, ...] = ()
+    builder: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    progress: str | None = None
+    build_args: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class BuildRequest:
     context: Path
     target: str | None
     tags: tuple[str, ...]
     external_nixpkgs: Path | None = None
+    passthrough: PassThrough = PassThrough()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One process of a build; ``stdin`` is its input, ``reads_dockerfile`` the rendered one."""
+
+    argv: tuple[str, ...]
+    stdin: str | None = None
+    reads_dockerfile: bool = False
 
 
 def docker_candidates() -> list[str]:
@@ -107,9 +134,30 @@ def _capture(argv: Sequence[str]) -> str | None:
 
 
 def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
-    """The exact command that builds ``request``."""
+    """The exact command that builds ``request``; refuses what the engine cannot do."""
+    options = request.passthrough
     argv: list[str] = [engine.docker]
-    argv += ["buildx", "build", "--load"] if engine.buildx else ["build"]
+    if engine.buildx:
+        argv += ["buildx", "build"]
+        if options.builder:
+            argv += ["--builder", options.builder]
+        if options.push:
+            argv.append("--push")
+        # Without --load the docker-container driver keeps the image in its cache only.
+        if options.load or not options.push:
+            argv.append("--load")
+    else:
+        check_supported(engine, options)
+        argv.append("build")
+    if options.platforms:
+        argv += ["--platform", ",".join(options.platforms)]
+    for flag, values in (("--cache-from", options.cache_from), ("--cache-to", options.cache_to),
+                         ("--secret", options.secrets), ("--build-arg", options.build_args),
+                         ("--label", options.labels)):
+        for value in values:
+            argv += [flag, value]
+    if options.progress:
+        argv += ["--progress", options.progress]
     argv += ["-f", "-"]
     if request.target:
         argv += ["--target", request.target]
@@ -117,8 +165,36 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
         argv += ["-t", tag]
     if request.external_nixpkgs is not None and engine.buildx:
         argv += ["--build-context", f"nixdf-nixpkgs={request.external_nixpkgs}"]
+    argv += options.extra
     argv.append(str(request.context))
     return tuple(argv)
+
+
+def check_supported(engine: Engine, options: PassThrough) -> None:
+    """Refuse, before any work, options only buildx has when the engine lacks it."""
+    if engine.buildx:
+        return
+    for given, flag in ((options.builder, "--builder"), (options.cache_to, "--cache-to")):
+        if given:
+            raise UsageError(f"{flag} needs docker buildx, which this docker client lacks",
+                             hint="install the buildx plugin (Debian: docker-buildx), or "
+                             "drop the option.")
+    if len(options.platforms) > 1:
+        raise UsageError("several --platform values need docker buildx",
+                         hint="build one platform at a time, or install the buildx plugin.")
+
+
+def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]:
+    """Every process a build runs, in order (what --dry-run prints)."""
+    commands = []
+    if request.external_nixpkgs is not None and not engine.buildx:
+        commands.append(Command(nixpkgs_image_argv(engine, request.external_nixpkgs),
+                                stdin=NIXPKGS_IMAGE_DOCKERFILE))
+    commands.append(Command(build_argv(engine, request), reads_dockerfile=True))
+    if request.passthrough.push and not engine.buildx:
+        # The built-in builder has no --push: push what it tagged.
+        commands += [Command((engine.docker, "push", tag)) for tag in request.tags]
+    return tuple(commands)
 
 
 NIXPKGS_IMAGE_DOCKERFILE = "FROM scratch\nCOPY . /\n"
@@ -136,16 +212,13 @@ def build_env(engine: Engine) -> dict[str, str]:
     return env
 
 
-def run_build(engine: Engine, request: BuildRequest, dockerfile: str) -> None:
-    """Build, the Dockerfile on stdin; BuildKit's own progress goes straight to the terminal."""
-    env = build_env(engine)
-    if request.external_nixpkgs is not None and not engine.buildx:
-        _run(nixpkgs_image_argv(engine, request.external_nixpkgs), env,
-             stdin=NIXPKGS_IMAGE_DOCKERFILE)
-    _run(build_argv(engine, request), env, stdin=dockerfile)
+def run(engine: Engine, command: Command, dockerfile: str) -> None:
+    """Run one command of a build, the rendered Dockerfile on stdin where it reads one."""
+    _run(command.argv, build_env(engine), dockerfile if command.reads_dockerfile
+         else command.stdin)
 
 
-def _run(argv: Sequence[str], env: dict[str, str], stdin: str) -> None:
+def _run(argv: Sequence[str], env: dict[str, str], stdin: str | None) -> None:
     """Run, passing BuildKit's progress through and keeping its end for error reports."""
     print("nixdf: running " + shlex.join(argv), file=sys.stderr, flush=True)
     tail: deque[str] = deque(maxlen=_LOG_TAIL)
@@ -153,7 +226,8 @@ def _run(argv: Sequence[str], env: dict[str, str], stdin: str) -> None:
         with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(stdin)
+            if stdin is not None:
+                proc.stdin.write(stdin)
             proc.stdin.close()
             for line in proc.stdout:
                 sys.stderr.write(line)

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from nixdf.engine import BuildRequest, Engine, build_argv, nixpkgs_image_argv
+from nixdf.engine import (
+    BuildRequest,
+    Engine,
+    PassThrough,
+    build_argv,
+    build_commands,
+    check_supported,
+    nixpkgs_image_argv,
+)
+from nixdf.errors import UsageError
 
 LEGACY = Engine("/usr/bin/docker", buildx=False, server_version="20.10.24+dfsg1")
 BUILDX = Engine("docker", buildx=True, server_version="27.3.1")
@@ -39,3 +48,49 @@ def test_docker_20_10_gets_the_package_set_as_a_local_image() -> None:
 def test_compat_target_only_for_the_builtin_buildkit_of_old_dockers(engine: Engine,
                                                                    compat: bool) -> None:
     assert engine.wants_compat is compat
+
+
+EVERYTHING = PassThrough(
+    push=True, load=True, platforms=("linux/amd64", "linux/arm64"), builder="ci",
+    cache_from=("type=registry,ref=r/c",), cache_to=("type=registry,ref=r/c,mode=max",),
+    secrets=("id=netrc,src=/n",), progress="plain", build_args=("A=1",), labels=("l=v",),
+    extra=("--network=host",))
+
+
+def test_buildx_gets_every_option_in_a_stable_order() -> None:
+    request = BuildRequest(Path("/ctx"), "app", ("r/app:1",), None, EVERYTHING)
+    assert build_argv(BUILDX, request) == (
+        "docker", "buildx", "build", "--builder", "ci", "--push", "--load",
+        "--platform", "linux/amd64,linux/arm64",
+        "--cache-from", "type=registry,ref=r/c", "--cache-to", "type=registry,ref=r/c,mode=max",
+        "--secret", "id=netrc,src=/n", "--build-arg", "A=1", "--label", "l=v",
+        "--progress", "plain", "-f", "-", "--target", "app", "-t", "r/app:1",
+        "--network=host", "/ctx")
+
+
+def test_buildx_push_alone_does_not_load() -> None:
+    request = BuildRequest(Path("/ctx"), None, ("r/app:1",), None, PassThrough(push=True))
+    assert "--load" not in build_argv(BUILDX, request)
+
+
+def test_without_buildx_push_becomes_docker_push_after_the_build() -> None:
+    options = PassThrough(push=True, platforms=("linux/amd64",), build_args=("A=1",))
+    request = BuildRequest(Path("/ctx"), None, ("r/app:1", "r/app:latest"), Path("/p"), options)
+    commands = build_commands(LEGACY, request)
+    assert [c.argv[:3] for c in commands[:2]] == [("/usr/bin/docker", "build", "-q"),
+                                                  ("/usr/bin/docker", "build", "--platform")]
+    assert commands[0].stdin == "FROM scratch\nCOPY . /\n" and not commands[0].reads_dockerfile
+    assert commands[1].reads_dockerfile
+    assert [c.argv for c in commands[2:]] == [("/usr/bin/docker", "push", "r/app:1"),
+                                             ("/usr/bin/docker", "push", "r/app:latest")]
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    (PassThrough(builder="ci"), "--builder needs docker buildx"),
+    (PassThrough(cache_to=("type=local,dest=/c",)), "--cache-to needs docker buildx"),
+    (PassThrough(platforms=("linux/amd64", "linux/arm64")), "several --platform values"),
+])
+def test_what_only_buildx_can_do_is_refused_without_it(options: PassThrough, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        check_supported(LEGACY, options)
+    check_supported(BUILDX, options)

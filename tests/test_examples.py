@@ -139,3 +139,13 @@ def test_a_nix_error_in_the_builder_points_into_the_nixfile(engine_env, offline_
         "                 ^",
         "  hint: Did you mean hello?",
     ]
+
+
+def test_build_options_pass_through_to_a_real_build(engine_env, offline_image) -> None:  # type: ignore[no-untyped-def]
+    nixfile = ROOT / "examples" / "redis" / "Nixfile"
+    done = build(engine_env, offline_image, nixfile, "-t", "nixdf-test/pass:1",
+                 "--label", "org.example.built-by=nixdf", "--build-arg", "UNUSED=1",
+                 "--progress", "plain", "--", "--network=none")
+    assert "--network=none" in done.stderr
+    labels = config(engine_env, "nixdf-test/pass:1")["Labels"]
+    assert labels == {"org.example.built-by": "nixdf"}
