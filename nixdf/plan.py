@@ -68,7 +68,12 @@ class BuildStage:
 
 @dataclass(frozen=True, slots=True)
 class ImageStage:
-    """The image itself: a base, the staged root, scripts run as root, config."""
+    """The image itself: a base, the staged root, scripts run as root, config.
+
+    On a scratch base, scripts run in a stage of their own and a tidy stage
+    copies the result into one reproducible layer, without the empty mount
+    points BuildKit leaves behind a RUN; on another base they run in place.
+    """
 
     name: str
     reference: str
@@ -77,6 +82,8 @@ class ImageStage:
     run_as_root: str | None
     extra_commands: str | None
     config: ImageConfig
+    scripts_stage: str | None = None
+    tidy_stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +121,11 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         builds.append(BuildStage(build, spec.attr, spec.keep_contents_dirlinks,
                                  bool(spec.run_as_root or spec.extra_commands)))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
+        tidy = base == "scratch" and bool(spec.run_as_root or spec.extra_commands)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build,
-                                 spec.run_as_root, spec.extra_commands, spec.config))
+                                 spec.run_as_root, spec.extra_commands, spec.config,
+                                 f"{stage}-scripts" if tidy else None,
+                                 f"{stage}-tidy" if tidy else None))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat is None,
@@ -141,7 +151,7 @@ def _stage_name(spec: ImageSpec) -> str:
     name = re.sub(r"[^a-z0-9_.-]", "-", raw)
     if not _STAGE.fullmatch(name):
         name = f"image-{name}"
-    if name == BUILDER_STAGE or name.endswith("-build"):
+    if name == BUILDER_STAGE or name.endswith(("-build", "-scripts", "-tidy")):
         name = f"{name}-image"
     return name
 

@@ -49,7 +49,7 @@ def test_compat_uses_only_syntax_1_2(nixfile: Path) -> None:
 def test_modern_target_pins_the_frontend_and_links_layers() -> None:
     text = _render(ROOT / "examples" / "redis" / "Nixfile", None)
     assert text.startswith("# syntax=docker/dockerfile:1.7.1@sha256:")
-    assert "COPY --link --from=redis-build /out/root/ /" in text
+    assert "COPY --link --from=redis-tidy /out/ /" in text
 
 
 def test_local_nixpkgs_inside_the_context_is_copied(tmp_path: Path) -> None:

@@ -73,11 +73,27 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
-# buildkit: the image redis:latest: nothing but the closure and root from buildkit-build, and its config.
-FROM scratch AS buildkit
-COPY --link --from=buildkit-build /out/root/ /
-# runAsRoot, as root, with a shell from the builder mounted over /nix for this step only.
+# buildkit-scripts: runAsRoot as root over the image root, with a
+# shell from the builder mounted over /nix for each step only.
+FROM scratch AS buildkit-scripts
+COPY --from=buildkit-build /out/root/ /
 RUN --mount=type=bind,from=buildkit-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p /data\n"]
+
+# buildkit-tidy: that root as one layer, without the empty mount points a RUN leaves
+# behind and with every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
+FROM nix AS buildkit-tidy
+RUN --mount=type=bind,from=buildkit-scripts,target=/nixdf/scripted --mount=type=bind,from=buildkit-build,source=/out/root,target=/nixdf/root \
+    set -eu; \
+    mkdir /out; \
+    cp -a /nixdf/scripted/. /out/; \
+    for dir in dev etc nix proc sys; do \
+      if [ ! -e "/nixdf/root/$dir" ] && [ -d "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
+    done; \
+    find /out -exec touch -h -d @1 {} +
+
+# buildkit: the image redis:latest: nothing but the closure, the root and what the scripts made, and its config.
+FROM scratch AS buildkit
+COPY --link --from=buildkit-tidy /out/ /
 VOLUME ["/data"]
 WORKDIR "/data"
 CMD ["/bin/redis-server"]
