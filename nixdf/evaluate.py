@@ -73,6 +73,11 @@ class Attrs:
 
 
 @dataclass(eq=False, slots=True)
+class BuiltinsSet(Attrs):
+    """`builtins`: what nixdf does not implement is left to Nix, not an error."""
+
+
+@dataclass(eq=False, slots=True)
 class ListValue:
     items: tuple[Thunk, ...]
     span: Span
@@ -352,6 +357,9 @@ def _eval_select(expr: s.Select, env: Env) -> Value:
         if isinstance(value, Attrs) and name in value.items:
             value = value.items[name].force()
             continue
+        if isinstance(value, BuiltinsSet):
+            value = Opaque(f"builtins.{name}", key.span)
+            continue
         if expr.default is not None:
             return _eval(expr.default, env)
         if isinstance(value, Attrs):
@@ -362,6 +370,9 @@ def _eval_select(expr: s.Select, env: Env) -> Value:
 
 def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
     path = (*value.path, name)
+    # pkgs.lib.optional, lib.strings.optionalString, `with lib; …`: nixpkgs' lib.
+    if path[:2] == ("pkgs", "lib") and len(path) in (3, 4) and name in _LIB:
+        return _LIB[name]
     if path[-1] in BUILDERS + PLANNED_BUILDERS and path[:-1] in (
         ("pkgs", "dockerTools"),
         ("dockerTools",),
@@ -591,8 +602,231 @@ def _throw(args: list[Value], span: Span) -> Value:
     raise EvalError(f"evaluation aborted: {_coerce_to_string(args[0], span)}", span)
 
 
+def _lazy(name: str, arity: int, fn: Callable[[list[Thunk], Span], Value]) -> Primop:
+    """A builtin that forces only what it needs, so opaque arguments it ignores do no harm."""
+    return Primop(name, arity, fn)
+
+
+def _condition(thunk: Thunk, span: Span) -> bool | Opaque:
+    cond = thunk.force()
+    if isinstance(cond, Opaque):
+        return cond
+    _expect(cond, bool, span)
+    assert isinstance(cond, bool)
+    return cond
+
+
+def _optional_of(empty: Callable[[Span], Value], wrap: Callable[[Thunk, Span], Value],
+                 name: str) -> Primop:
+    def impl(args: list[Thunk], span: Span) -> Value:
+        cond = _condition(args[0], span)
+        if isinstance(cond, Opaque):
+            return Opaque(f"the result of lib.{name} on {cond.description}", span)
+        return wrap(args[1], span) if cond else empty(span)
+    return _lazy(name, 2, impl)
+
+
+def _attrs_of(value: Value, span: Span) -> Attrs:
+    _expect(value, Attrs, span)
+    assert isinstance(value, Attrs)
+    return value
+
+
+def _list_of(value: Value, span: Span) -> ListValue:
+    _expect(value, ListValue, span)
+    assert isinstance(value, ListValue)
+    return value
+
+
+def _call2(func: Value, a: Thunk, b: Thunk, span: Span) -> Thunk:
+    env = Env({"f": Thunk.of(func), "a": a, "b": b})
+    call = s.Apply(s.Apply(s.Ident("f", span), s.Ident("a", span), span), s.Ident("b", span),
+                   span)
+    return Thunk(call, env)
+
+
+def _map_attrs(args: list[Thunk], span: Span) -> Value:
+    func, attrs = args[0].force(), args[1].force()
+    if isinstance(attrs, Opaque):
+        return Opaque(f"a set mapped over {attrs.description}", span)
+    attrs = _attrs_of(attrs, span)
+    return Attrs({k: _call2(func, Thunk.of(k), v, span) for k, v in attrs.items.items()},
+                 dict(attrs.key_spans), span)
+
+
+def _map_attrs_to_list(args: list[Thunk], span: Span) -> Value:
+    func, attrs = args[0].force(), args[1].force()
+    if isinstance(attrs, Opaque):
+        return Opaque(f"a list mapped over {attrs.description}", span)
+    attrs = _attrs_of(attrs, span)
+    return ListValue(tuple(_call2(func, Thunk.of(k), attrs.items[k], span)
+                           for k in sorted(attrs.items)), span)
+
+
+def _attr_values(args: list[Value], span: Span) -> Value:
+    attrs = _attrs_of(args[0], span)
+    return ListValue(tuple(attrs.items[k] for k in sorted(attrs.items)), span)
+
+
+def _filter(args: list[Thunk], span: Span) -> Value:
+    func, items = args[0].force(), args[1].force()
+    if isinstance(items, Opaque):
+        return Opaque(f"a list filtered from {items.description}", span)
+    kept = []
+    for item in _list_of(items, span).items:
+        verdict = apply(func, item, span)
+        if isinstance(verdict, Opaque):
+            return Opaque(f"a list filtered by {verdict.description}", span)
+        if _expect(verdict, bool, span):
+            kept.append(item)
+    return ListValue(tuple(kept), span)
+
+
+def _concat_lists(args: list[Value], span: Span) -> Value:
+    items: tuple[Thunk, ...] = ()
+    for inner in _list_of(args[0], span).items:
+        value = inner.force()
+        if isinstance(value, Opaque):
+            return Opaque(f"a list joining {value.description}", span)
+        items += _list_of(value, span).items
+    return ListValue(items, span)
+
+
+def _concat_map_strings_sep(args: list[Thunk], span: Span) -> Value:
+    sep, func, items = args[0].force(), args[1].force(), args[2].force()
+    if isinstance(items, Opaque) or isinstance(sep, Opaque):
+        return Opaque("a string joined from a value only Nix knows", span)
+    mapped = ListValue(tuple(_LazyApply.thunk(func, i, span)
+                             for i in _list_of(items, span).items), span)
+    return _concat_strings_sep([sep, mapped], span)
+
+
+def _elem_at(args: list[Value], span: Span) -> Value:
+    items, index = _list_of(args[0], span), args[1]
+    _expect(index, int, span)
+    assert isinstance(index, int)
+    if not 0 <= index < len(items.items):
+        raise EvalError(f"list index {index} is out of bounds", span)
+    return items.items[index].force()
+
+
+def _head(args: list[Value], span: Span) -> Value:
+    return _elem_at([args[0], 0], span)
+
+
+def _tail(args: list[Value], span: Span) -> Value:
+    items = _list_of(args[0], span)
+    if not items.items:
+        raise EvalError("'tail' called on an empty list", span)
+    return ListValue(items.items[1:], span)
+
+
+def _elem(args: list[Value], span: Span) -> Value:
+    needle, items = args
+    return any(_equal(needle, i.force()) for i in _list_of(items, span).items)
+
+
+def _has_attr(args: list[Value], span: Span) -> Value:
+    name, attrs = args
+    return _coerce_to_string(name, span) in _attrs_of(attrs, span).items
+
+
+def _get_attr(args: list[Value], span: Span) -> Value:
+    name, attrs = _coerce_to_string(args[0], span), _attrs_of(args[1], span)
+    if name not in attrs.items:
+        raise EvalError(f"attribute '{name}' missing", span)
+    return attrs.items[name].force()
+
+
+def _list_to_attrs(args: list[Value], span: Span) -> Value:
+    result = Attrs({}, {}, span)
+    for item in _list_of(args[0], span).items:
+        pair = _attrs_of(item.force(), span)
+        name = pair.items["name"].force()
+        if isinstance(name, Opaque):
+            return Opaque(f"a set named by {name.description}", span)
+        result.items.setdefault(_coerce_to_string(name, span), pair.items["value"])
+        result.key_spans.setdefault(_coerce_to_string(name, span), span)
+    return result
+
+
+def _replace_strings(args: list[Value], span: Span) -> Value:
+    old = [_coerce_to_string(i.force(), span) for i in _list_of(args[0], span).items]
+    new = [_coerce_to_string(i.force(), span) for i in _list_of(args[1], span).items]
+    text = _coerce_to_string(args[2], span)
+    if len(old) != len(new):
+        raise EvalError("replaceStrings needs lists of the same length", span)
+    out, pos = [], 0
+    while pos <= len(text):
+        for pattern, replacement in zip(old, new, strict=True):
+            if text.startswith(pattern, pos):
+                out.append(replacement)
+                pos += len(pattern) if pattern else 0
+                if not pattern:
+                    out.append(text[pos:pos + 1])
+                    pos += 1
+                break
+        else:
+            out.append(text[pos:pos + 1])
+            pos += 1
+    return "".join(out)
+
+
+def _has_prefix(args: list[Value], span: Span) -> Value:
+    return _coerce_to_string(args[1], span).startswith(_coerce_to_string(args[0], span))
+
+
+def _has_suffix(args: list[Value], span: Span) -> Value:
+    return _coerce_to_string(args[1], span).endswith(_coerce_to_string(args[0], span))
+
+
+def _is(kind: type) -> Callable[[list[Value], Span], Value]:
+    def check(args: list[Value], span: Span) -> Value:
+        return isinstance(args[0], kind) and not (kind is int and isinstance(args[0], bool))
+    return check
+
+
+def _base_name_of(args: list[Value], span: Span) -> Value:
+    return _coerce_to_string(args[0], span).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _dir_of(args: list[Value], span: Span) -> Value:
+    text = _coerce_to_string(args[0], span)
+    head = text.rstrip("/").rsplit("/", 1)[0] if "/" in text.rstrip("/") else "."
+    result = head or "/"
+    return PathValue(result) if isinstance(args[0], PathValue) else result
+
+
+def _remove_attrs(args: list[Value], span: Span) -> Value:
+    attrs = _attrs_of(args[0], span)
+    drop = {_coerce_to_string(i.force(), span) for i in _list_of(args[1], span).items}
+    return Attrs({k: v for k, v in attrs.items.items() if k not in drop},
+                 {k: v for k, v in attrs.key_spans.items() if k not in drop}, span)
+
+
 def _builtins() -> dict[str, Value]:
     table: dict[str, Value] = {
+        "baseNameOf": _lenient("baseNameOf", 1, _base_name_of),
+        "dirOf": _lenient("dirOf", 1, _dir_of),
+        "isNull": _lenient("isNull", 1, _is(Null)),
+        "removeAttrs": _lenient("removeAttrs", 2, _remove_attrs),
+        "mapAttrs": _lazy("mapAttrs", 2, _map_attrs),
+        "attrValues": _lenient("attrValues", 1, _attr_values),
+        "filter": _lazy("filter", 2, _filter),
+        "concatLists": _lenient("concatLists", 1, _concat_lists),
+        "elemAt": _lenient("elemAt", 2, _elem_at),
+        "head": _lenient("head", 1, _head),
+        "tail": _lenient("tail", 1, _tail),
+        "elem": _lenient("elem", 2, _elem),
+        "hasAttr": _lenient("hasAttr", 2, _has_attr),
+        "getAttr": _lenient("getAttr", 2, _get_attr),
+        "listToAttrs": _lenient("listToAttrs", 1, _list_to_attrs),
+        "replaceStrings": _lenient("replaceStrings", 3, _replace_strings),
+        "isString": _lenient("isString", 1, _is(str)),
+        "isList": _lenient("isList", 1, _is(ListValue)),
+        "isAttrs": _lenient("isAttrs", 1, _is(Attrs)),
+        "isBool": _lenient("isBool", 1, _is(bool)),
+        "isInt": _lenient("isInt", 1, _is(int)),
         "toString": _lenient("toString", 1, _to_string),
         "concatStringsSep": _lenient("concatStringsSep", 2, _concat_strings_sep),
         "map": Primop("map", 2, _map),
@@ -612,12 +846,36 @@ def _builtins() -> dict[str, Value]:
 
 
 _GLOBALS = ("toString", "map", "import", "derivation", "fetchTarball", "throw", "abort",
-            "true", "false", "null")
+            "true", "false", "null", "baseNameOf", "dirOf", "isNull", "removeAttrs")
+
+# The nixpkgs lib functions image configs reach for, with lib's own semantics.
+_LIB: dict[str, Value] = {
+    "optional": _optional_of(lambda span: ListValue((), span),
+                             lambda item, span: ListValue((item,), span), "optional"),
+    "optionals": _optional_of(lambda span: ListValue((), span),
+                              lambda items, span: items.force(), "optionals"),
+    "optionalString": _optional_of(lambda span: "", lambda text, span: text.force(),
+                                   "optionalString"),
+    "optionalAttrs": _optional_of(lambda span: Attrs({}, {}, span),
+                                  lambda attrs, span: attrs.force(), "optionalAttrs"),
+    "concatStringsSep": _lenient("concatStringsSep", 2, _concat_strings_sep),
+    "concatMapStringsSep": _lazy("concatMapStringsSep", 3, _concat_map_strings_sep),
+    "mapAttrs": _lazy("mapAttrs", 2, _map_attrs),
+    "mapAttrsToList": _lazy("mapAttrsToList", 2, _map_attrs_to_list),
+    "attrNames": _lenient("attrNames", 1, _attr_names),
+    "attrValues": _lenient("attrValues", 1, _attr_values),
+    "concatLists": _lenient("concatLists", 1, _concat_lists),
+    "hasPrefix": _lenient("hasPrefix", 2, _has_prefix),
+    "hasSuffix": _lenient("hasSuffix", 2, _has_suffix),
+    "filter": _lazy("filter", 2, _filter),
+    "elem": _lenient("elem", 2, _elem),
+}
 
 
 def global_env(extra: dict[str, Value]) -> Env:
     table = _builtins()
-    builtins_set = Attrs({k: Thunk.of(v) for k, v in table.items()}, {}, Span("", 0, 0, 0, 0))
+    builtins_set = BuiltinsSet({k: Thunk.of(v) for k, v in table.items()}, {},
+                               Span("", 0, 0, 0, 0))
     env_vars = {name: Thunk.of(table[name]) for name in _GLOBALS}
     env_vars["builtins"] = Thunk.of(builtins_set)
     root = Env(env_vars)

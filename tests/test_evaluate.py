@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+
 import pytest
 
 from nixdf.errors import NixdfError
@@ -76,3 +80,51 @@ def test_errors_are_located(source: str, message: str) -> None:
                 to_python(thunk.force(), image.call.span)
     assert message in str(info.value)
     assert info.value.span is not None
+
+
+# nixpkgs' own definitions of the lib functions below, for Nix to evaluate the reference.
+LIB_STAND_IN = (
+    "{ optional = c: x: if c then [x] else []; optionals = c: xs: if c then xs else []; "
+    'optionalString = c: s: if c then s else ""; '
+    "mapAttrsToList = f: a: map (n: f n a.${n}) (builtins.attrNames a); "
+    "concatMapStringsSep = sep: f: l: builtins.concatStringsSep sep (map f l); "
+    "concatLists = builtins.concatLists; }")
+
+AGREES_WITH_NIX = [
+    'lib.optional true "a" ++ lib.optional false "b"',
+    'lib.optionals (1 < 2) [ "x" "y" ]',
+    '[ (lib.optionalString false "no") (lib.optionalString true "yes") ]',
+    'lib.mapAttrsToList (k: v: "${k}=${v}") { B = "2"; A = "1"; }',
+    'builtins.attrValues (builtins.mapAttrs (k: v: k + v) { a = "1"; b = "2"; })',
+    '[ (lib.concatMapStringsSep "," (x: x + "!") [ "a" "b" ]) ]',
+    'builtins.filter (x: x != "b") [ "a" "b" "c" ]',
+    '[ (builtins.replaceStrings [ "a" "" ] [ "A" "-" ] "xay") ]',
+    '[ (builtins.replaceStrings [ "oo" ] [ "0" ] "foooo") ]',
+    '[ (builtins.head [ "h" ]) (builtins.elemAt [ "a" "b" ] 1) ]',
+    'builtins.attrNames (builtins.removeAttrs { a = 1; b = 2; c = 3; } [ "b" ])',
+    '[ (baseNameOf "/a/b/c") (dirOf "/a/b/c") (baseNameOf "x") ]',
+    'builtins.attrNames (builtins.listToAttrs [ { name = "z"; value = 1; } '
+    '{ name = "y"; value = 2; } ])',
+    'with lib; optional true "w"',
+    'lib.concatLists [ [ "a" ] [ "b" ] ]',
+]
+
+
+@pytest.mark.parametrize("expression", AGREES_WITH_NIX)
+def test_builtins_and_lib_agree_with_nix(expression: str) -> None:
+    nix = shutil.which("nix-instantiate")
+    if nix is None:
+        pytest.skip("nix-instantiate is not installed")
+    source = f'{{ pkgs, lib, buildImage }}: buildImage {{ name = "x"; config.Cmd = {expression}; }}'
+    ours = config_of(source)["Cmd"]  # type: ignore[index]
+    reference = subprocess.run(
+        [nix, "--eval", "--strict", "--json", "-E",
+         f"let lib = {LIB_STAND_IN}; in {expression}"],
+        capture_output=True, text=True, check=True).stdout
+    assert ours == json.loads(reference)
+
+
+def test_unknown_builtins_are_left_to_nix() -> None:
+    [image] = find_images(parse('buildImage { name = "x"; contents = builtins.readFile ./f; }',
+                                "Nixfile"))
+    assert isinstance(image.call.args.items["contents"].force(), Opaque)
