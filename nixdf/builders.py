@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-BUILDERS = ("buildImage",)
+BUILDERS = ("buildImage", "buildLayeredImage", "streamLayeredImage")
 # Builders people reach for that nixdf does not implement yet; naming them lets
 # both sides say so instead of "unknown function".
-PLANNED_BUILDERS = (
-    "buildLayeredImage",
-    "streamLayeredImage",
-    "buildImageWithNixDb",
-    "buildLayeredImageWithNixDb",
-)
+PLANNED_BUILDERS = ("buildImageWithNixDb", "buildLayeredImageWithNixDb")

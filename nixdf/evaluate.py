@@ -387,9 +387,10 @@ def apply(func: Value, arg: Thunk, span: Span) -> Value:
     if isinstance(func, Builder):
         if func.name in PLANNED_BUILDERS:
             raise EvalError(
-                f"{func.name} is not supported yet; use buildImage",
-                span,
-                hint="buildImage takes the same name, tag, contents and config arguments.",
+                f"{func.name} is not supported yet: nixdf does not put a Nix database in "
+                "images", span,
+                hint="use buildImage or buildLayeredImage, which take the same name, tag, "
+                "contents and config.",
             )
         args = arg.force()
         if not isinstance(args, Attrs):

@@ -62,7 +62,10 @@ class BuildStage:
 
     name: str
     image_attr: str | None
+    layered: bool
     keep_contents_dirlinks: bool
+    include_store_paths: bool
+    store_owner: tuple[int, int]
     needs_tools: bool
 
 
@@ -79,8 +82,7 @@ class ImageStage:
     reference: str
     base: str
     build_stage: str
-    run_as_root: str | None
-    extra_commands: str | None
+    scripts: tuple[tuple[str, str], ...]
     config: ImageConfig
     scripts_stage: str | None = None
     tidy_stage: str | None = None
@@ -118,13 +120,13 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
     for spec in _bases_first(specs):
         stage = stage_of[spec.attr]
         build = f"{stage}-build"
-        builds.append(BuildStage(build, spec.attr, spec.keep_contents_dirlinks,
-                                 bool(spec.run_as_root or spec.extra_commands)))
+        builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
+                                 spec.include_store_paths, spec.store_owner,
+                                 bool(spec.scripts)))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
-        tidy = base == "scratch" and bool(spec.run_as_root or spec.extra_commands)
-        images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build,
-                                 spec.run_as_root, spec.extra_commands, spec.config,
-                                 f"{stage}-scripts" if tidy else None,
+        tidy = base == "scratch" and bool(spec.scripts)
+        images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
+                                 spec.config, f"{stage}-scripts" if tidy else None,
                                  f"{stage}-tidy" if tidy else None))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,

@@ -13,7 +13,7 @@ from functools import cache
 
 import jinja2
 
-from .builders import PLANNED_BUILDERS
+from .builders import BUILDERS, PLANNED_BUILDERS
 from .plan import BUILDER_STAGE, EXTERNAL_NIXPKGS, SRC_DIR, BuildStage, DockerfilePlan
 
 # What a runAsRoot script finds on PATH (dockerTools gives it coreutils): each
@@ -92,7 +92,8 @@ def render(plan: DockerfilePlan) -> str:
     def nix_expr(build: BuildStage) -> list[str]:
         text = evaluator.render(nixpkgs_expr=_nixpkgs_expr(plan),
                                 nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
-                                attr=build.image_attr, planned=PLANNED_BUILDERS)
+                                attr=build.image_attr, builders=BUILDERS,
+                                planned=PLANNED_BUILDERS)
         return [line for line in text.splitlines() if line.strip()]
 
     if plan.syntax:

@@ -53,23 +53,36 @@ class ImageSpec:
     tag: str
     from_image: str | None
     from_attr: str | None
+    layered: bool
     keep_contents_dirlinks: bool
-    run_as_root: str | None
-    extra_commands: str | None
+    include_store_paths: bool
+    store_owner: tuple[int, int]
+    scripts: tuple[tuple[str, str], ...]
     config: ImageConfig
     span: Span
 
 
-_ARGUMENTS = (
-    "name", "tag", "fromImage", "fromImageName", "fromImageTag", "copyToRoot", "contents",
-    "keepContentsDirlinks", "config", "architecture", "runAsRoot", "extraCommands", "uid",
-    "gid", "diskSize", "buildVMMemorySize", "created", "compressor", "includeNixDB", "meta",
-    "variant",
-)
-# Only shape the VM that nixdf does not need: accepted, and they change nothing.
-_VM_ONLY = ("diskSize", "buildVMMemorySize", "meta")
-_NOT_YET = ("fromImageName", "fromImageTag", "architecture", "uid", "gid", "compressor",
-            "includeNixDB", "variant")
+# Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
+# derivation or its logging (diskSize, buildVMMemorySize, meta, passthru, debug) are
+# accepted and change nothing; maxLayers is met by the single store layer.
+_ARGUMENTS = {
+    "buildImage": (
+        "name", "tag", "fromImage", "fromImageName", "fromImageTag", "copyToRoot", "contents",
+        "keepContentsDirlinks", "config", "architecture", "runAsRoot", "extraCommands", "uid",
+        "gid", "diskSize", "buildVMMemorySize", "created", "compressor", "includeNixDB",
+        "meta", "variant",
+    ),
+    "buildLayeredImage": (
+        "name", "tag", "fromImage", "contents", "config", "architecture", "created", "mtime",
+        "uid", "gid", "uname", "gname", "maxLayers", "extraCommands", "fakeRootCommands",
+        "enableFakechroot", "includeStorePaths", "includeNixDB", "passthru", "meta",
+        "layeringPipeline", "debug", "compressor", "variant",
+    ),
+}
+_ARGUMENTS["streamLayeredImage"] = tuple(a for a in _ARGUMENTS["buildLayeredImage"]
+                                         if a != "compressor")
+_NOT_YET = ("fromImageName", "fromImageTag", "architecture", "compressor", "includeNixDB",
+            "variant", "layeringPipeline")
 
 _CONFIG_KEYS = (
     "Cmd", "Entrypoint", "Env", "WorkingDir", "Volumes", "ExposedPorts", "Labels",
@@ -98,14 +111,16 @@ def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
 def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     call = found.call
     args = call.args
+    layered = call.builder != "buildImage"
+    allowed = _ARGUMENTS[call.builder]
     for key, span in args.key_spans.items():
-        if key not in _ARGUMENTS:
+        if key not in allowed:
             raise SpecError(f"{call.builder} has no argument '{key}'", span,
-                            hint=_did_you_mean(key, _ARGUMENTS))
-        if key in _NOT_YET:
+                            hint=_other_builders(key, call.builder)
+                            or _did_you_mean(key, allowed))
+        if key in _NOT_YET or (key in ("uid", "gid") and not layered):
             raise SpecError(f"the {call.builder} argument '{key}' is not supported yet", span,
-                            hint="remove it; nixdf builds for the engine's platform and "
-                            "owns files by root.")
+                            hint="remove it; nixdf builds for the engine's platform.")
     if "name" not in args.items:
         raise SpecError(f"{call.builder} needs a 'name'", call.span)
     if "copyToRoot" in args.items and "contents" in args.items:
@@ -120,23 +135,46 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     if not _TAG.fullmatch(tag):
         raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
                         hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
-    created = _optional_string(args, "created")
-    if created not in (None, DEFAULT_CREATED):
-        raise SpecError("only the default 'created' (1970-01-01T00:00:01Z) is supported yet",
-                        _value_span(args, "created"))
+    for key in ("created", "mtime"):
+        if _optional_string(args, key) not in (None, DEFAULT_CREATED):
+            raise SpecError(f"only the default '{key}' (1970-01-01T00:00:01Z) is supported yet",
+                            _value_span(args, key))
     from_image, from_attr = _from_image(args, by_call, call)
+    # dockerTools' order: buildImage runs runAsRoot then extraCommands; the layered
+    # builders run extraCommands, then fakeRootCommands (real root here, no fakeroot).
+    order = (("extraCommands", "fakeRootCommands") if layered
+             else ("runAsRoot", "extraCommands"))
+    scripts = tuple((key, script) for key in order if (script := _script(args, key)))
     return ImageSpec(
         attr=found.attr,
         name=name.lower(),
         tag=tag,
         from_image=from_image,
         from_attr=from_attr,
+        layered=layered,
         keep_contents_dirlinks=_bool(args, "keepContentsDirlinks"),
-        run_as_root=_script(args, "runAsRoot"),
-        extra_commands=_script(args, "extraCommands"),
+        include_store_paths=_bool(args, "includeStorePaths", default=True),
+        store_owner=(_int(args, "uid"), _int(args, "gid")),
+        scripts=scripts,
         config=_config(args),
         span=call.span,
     )
+
+
+# Arguments whose counterpart in the other builders does the same job.
+_COUNTERPARTS = {"fakeRootCommands": "runAsRoot", "runAsRoot": "fakeRootCommands",
+                 "copyToRoot": "contents"}
+
+
+def _other_builders(key: str, builder: str) -> str | None:
+    owners = [b for b, names in _ARGUMENTS.items() if key in names and b != builder]
+    if not owners:
+        return None
+    hint = f"'{key}' is an argument of {' and '.join(owners)}"
+    counterpart = _COUNTERPARTS.get(key)
+    if counterpart in _ARGUMENTS[builder]:
+        hint += f"; {builder}'s '{counterpart}' does the same job"
+    return hint + "."
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -172,9 +210,18 @@ def _optional_string(args: Attrs, key: str) -> str | None:
     return _string(args, key, key)
 
 
-def _bool(args: Attrs, key: str) -> bool:
+def _int(args: Attrs, key: str) -> int:
     if key not in args.items:
-        return False
+        return 0
+    value = _static(args, key, f"'{key}'")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise SpecError(f"'{key}' must be a user or group number", _value_span(args, key))
+    return value
+
+
+def _bool(args: Attrs, key: str, *, default: bool = False) -> bool:
+    if key not in args.items:
+        return default
     value = _static(args, key, f"'{key}'")
     if not isinstance(value, bool):
         raise SpecError(f"'{key}' must be true or false", _value_span(args, key))

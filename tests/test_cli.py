@@ -25,7 +25,9 @@ BAD_NIXFILES = {
     "no-image": '{ pkgs }:\n{ hello = pkgs.hello; }\n',
     "newline-in-env": 'buildImage {\n  name = "x";\n  config.Env = [ "A=1\\n2" ];\n}\n',
     "unknown-formal": '{ pkgs, buildImage, nixpkgsSrc }:\nbuildImage { name = "x"; }\n',
-    "layered-not-yet": '{ pkgs }:\npkgs.dockerTools.buildLayeredImage { name = "x"; }\n',
+    "nixdb-not-yet": '{ pkgs }:\npkgs.dockerTools.buildLayeredImageWithNixDb { name = "x"; }\n',
+    "layered-argument-of-build-image":
+        'buildImage {\n  name = "x";\n  fakeRootCommands = "chown 1 /a";\n}\n',
     "bad-name": 'buildImage { name = "Not A Name"; }\n',
     "unterminated-string": 'buildImage {\n  name = "x;\n}\n',
     "healthcheck-not-yet": 'buildImage {\n  name = "x";\n  config.Healthcheck = { };\n}\n',

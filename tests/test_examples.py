@@ -179,3 +179,20 @@ def test_layers_are_identical_across_clean_builds(engine_env, offline_image) -> 
         build(engine_env, offline_image, nixfile, "-t", f"nixdf-test/repro:{round_}")
         built.append(layers(engine_env, f"nixdf-test/repro:{round_}"))
     assert built[0] == built[1]
+
+
+def test_layered_builder_symlinks_contents_and_runs_fake_root_commands_as_root(  # type: ignore[no-untyped-def]
+        engine_env, offline_image) -> None:
+    build(engine_env, offline_image, ROOT / "examples" / "layered" / "Nixfile")
+    ref = "nixdf/layered:1.0"
+    assert run(engine_env, ref) == "Hello from nixdf\n"
+    assert "uid=1000" in run(engine_env, ref, "/bin/redis-server")
+    tree = files(engine_env, ref)
+    hello = tree["bin/hello"]
+    assert hello.issym() and hello.linkname.startswith("/nix/store/")
+    assert hello.linkname.endswith("-hello/bin/hello")
+    assert (tree["var/lib/app"].uid, tree["var/lib/app"].gid) == (1000, 1000)
+    assert tree["tmp"].mode & 0o7777 == 0o1777
+    assert tree["nix/store"].mode & 0o777 == 0o755
+    assert sorted({n.split("/")[0] for n in layer_files(engine_env, ref)}) == [
+        "bin", "nix", "tmp", "var"]

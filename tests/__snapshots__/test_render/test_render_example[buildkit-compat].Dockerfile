@@ -14,16 +14,18 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     nix-build --no-out-link --expr ' \
       let \
         nixpkgs = import (builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }) { }; \
-        unsupported = name: throw "nixdf: ${name} is not supported yet; use buildImage"; \
-        dockerTools = (nixpkgs.dockerTools or { }) // { buildImage = args: args; } \
-          // builtins.listToAttrs (map (name: { inherit name; value = unsupported name; }) [ "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
+        unsupported = name: throw "nixdf: ${name} is not supported yet; use buildImage or buildLayeredImage"; \
+        image = name: { inherit name; value = args: args; }; \
+        dockerTools = (nixpkgs.dockerTools or { }) \
+          // builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" ]) \
+          // builtins.listToAttrs (map (name: { inherit name; value = unsupported name; }) [ "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
         pkgs = nixpkgs // { inherit dockerTools; }; \
         scope = dockerTools // { inherit pkgs dockerTools; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
         nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
         wanted = builtins.functionArgs nixfile; \
         top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else builtins.intersectAttrs wanted scope) else nixfile; \
-        image = builtins.getAttr "buildkit" top; \
-        contents = image.copyToRoot or image.contents or null; \
+        found = builtins.getAttr "buildkit" top; \
+        contents = found.copyToRoot or found.contents or null; \
       in \
         if contents == null then [ ] else if builtins.isList contents then contents else [ contents ] \
     ' > /nixdf/contents; \
@@ -49,7 +51,7 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
       done; \
       cp -a /nixdf/item/. /out/root/; \
     done < /nixdf/contents; \
-    # Owned by root, /nix and /nix/store read-only, as dockerTools makes them.
+    # Owned by root, /nix and /nix/store read-only, as buildImage makes them.
     chown -hR 0:0 /out/root; \
     if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
     # For the image's scripts: its store (hard links) plus the builder's shell and
