@@ -15,6 +15,7 @@ import jinja2
 
 from .builders import BUILDERS, PLANNED_BUILDERS
 from .plan import BUILDER_STAGE, EXTERNAL_NIXPKGS, SRC_DIR, BuildStage, DockerfilePlan
+from .spec import Healthcheck
 
 # What a runAsRoot script finds on PATH (dockerTools gives it coreutils): each
 # is taken from the builder image when it has one.
@@ -54,6 +55,28 @@ def pairs(items: Iterable[tuple[str, str]], key_filter: str | None) -> str:
     return " \\\n    ".join(f"{quote_key(k)}={dq(v)}" for k, v in items)
 
 
+def duration(nanoseconds: int) -> str:
+    """A Go duration, exact and short: 30000000000 → 30s."""
+    for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if nanoseconds % size == 0:
+            return f"{nanoseconds // size}{unit}"
+    return f"{nanoseconds}ns"
+
+
+def healthcheck(check: Healthcheck) -> str:
+    """The arguments of a HEALTHCHECK line."""
+    if check.test == ("NONE",):
+        return "NONE"
+    options = [f"--{flag}={duration(value)}" for flag, value in (
+        ("interval", check.interval), ("timeout", check.timeout),
+        ("start-period", check.start_period)) if value]
+    if check.retries:
+        options.append(f"--retries={check.retries}")
+    command = (check.test[1] if check.test[0] == "CMD-SHELL"
+               else exec_json(check.test[1:]))
+    return " ".join([*options, "CMD", command])
+
+
 def nix_string(text: str) -> str:
     """A Nix string literal that also survives inside single shell quotes."""
     if "'" in text:
@@ -72,6 +95,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
+                       healthcheck=healthcheck,
                        nix_string=nix_string)
     return env
 

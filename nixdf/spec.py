@@ -30,6 +30,18 @@ DEFAULT_CREATED = "1970-01-01T00:00:01Z"
 
 
 @dataclass(frozen=True, slots=True)
+class Healthcheck:
+    """Docker's Healthcheck: ``test`` is ("NONE",), ("CMD", …) or ("CMD-SHELL", command);
+    durations in nanoseconds, 0 for the default."""
+
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ImageConfig:
     """The OCI/Docker config keys that have a Dockerfile instruction."""
 
@@ -42,6 +54,9 @@ class ImageConfig:
     labels: tuple[tuple[str, str], ...] = ()
     stop_signal: str | None = None
     user: str | None = None
+    healthcheck: Healthcheck | None = None
+    on_build: tuple[str, ...] = ()
+    shell: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +101,11 @@ _NOT_YET = ("fromImageName", "fromImageTag", "architecture", "compressor", "incl
 
 _CONFIG_KEYS = (
     "Cmd", "Entrypoint", "Env", "WorkingDir", "Volumes", "ExposedPorts", "Labels",
-    "StopSignal", "User",
+    "StopSignal", "User", "Healthcheck", "OnBuild", "Shell",
 )
-_CONFIG_NOT_YET = ("Healthcheck", "OnBuild", "Shell")
+_HEALTHCHECK_KEYS = ("Test", "Interval", "Timeout", "StartPeriod", "Retries")
+# ONBUILD may not hold these (Dockerfile reference).
+_ONBUILD_FORBIDDEN = ("ONBUILD", "FROM", "MAINTAINER")
 _CONFIG_NO_DOCKERFILE_FORM = ("ArgsEscaped", "Memory", "MemorySwap", "CpuShares")
 
 # Docker's reference grammar (distribution/reference): lower-case path components,
@@ -268,18 +285,10 @@ def _from_image(args: Attrs, by_call: dict[int, str | None],
 def _config(args: Attrs) -> ImageConfig:
     if "config" not in args.items or args.items["config"].force() is NULL:
         return ImageConfig()
-    config = _static(args, "config", "'config'")
-    if not isinstance(config, Attrs):
+    value = _static(args, "config", "'config'")
+    if not isinstance(value, Attrs):
         raise SpecError("'config' must be an attribute set", _value_span(args, "config"))
-    for key, span in config.key_spans.items():
-        if key in _CONFIG_NOT_YET:
-            raise SpecError(f"config key '{key}' is not supported yet", span)
-        if key in _CONFIG_NO_DOCKERFILE_FORM:
-            raise SpecError(f"config key '{key}' has no Dockerfile instruction", span,
-                            hint="set it when running the container instead.")
-        if key not in _CONFIG_KEYS:
-            raise SpecError(f"unknown config key '{key}'", span,
-                            hint=_did_you_mean(key, _CONFIG_KEYS))
+    config = _canonical_keys(value)
     env = tuple(_env_entry(t, config) for t in _list_items(config, "Env"))
     return ImageConfig(
         entrypoint=_command(config, "Entrypoint"),
@@ -292,7 +301,89 @@ def _config(args: Attrs) -> ImageConfig:
             (k, _label(k, t, config, s)) for k, t, s in _set_items(config, "Labels"))),
         stop_signal=_config_string(config, "StopSignal"),
         user=_config_string(config, "User"),
+        healthcheck=_healthcheck(config),
+        on_build=tuple(_on_build(t, config) for t in _list_items(config, "OnBuild")),
+        shell=_command(config, "Shell"),
     )
+
+
+def _canonical_keys(config: Attrs) -> Attrs:
+    """Docker reads config keys case-insensitively, so `entrypoint` works in dockerTools too."""
+    canonical = {key.lower(): key for key in _CONFIG_KEYS}
+    result = Attrs({}, {}, config.span)
+    for key, span in config.key_spans.items():
+        if key in _CONFIG_NO_DOCKERFILE_FORM:
+            raise SpecError(f"config key '{key}' has no Dockerfile instruction", span,
+                            hint="set it when running the container instead.")
+        name = canonical.get(key.lower())
+        if name is None:
+            raise SpecError(f"unknown config key '{key}'", span,
+                            hint=_did_you_mean(key, _CONFIG_KEYS))
+        if name in result.items:
+            raise SpecError(f"config key '{key}' repeats '{name}' in another case", span)
+        result.items[name] = config.items[key]
+        result.key_spans[name] = span
+    return result
+
+
+def _healthcheck(config: Attrs) -> Healthcheck | None:
+    if "Healthcheck" not in config.items:
+        return None
+    check, span = _config_value(config, "Healthcheck", Attrs, "an attribute set")
+    assert isinstance(check, Attrs)
+    for key, key_span in check.key_spans.items():
+        if key == "StartInterval":
+            raise SpecError("Healthcheck.StartInterval is not supported yet", key_span,
+                            hint="Docker 20.10's Dockerfile syntax has no --start-interval.")
+        if key not in _HEALTHCHECK_KEYS:
+            raise SpecError(f"unknown Healthcheck key '{key}'", key_span,
+                            hint=_did_you_mean(key, _HEALTHCHECK_KEYS))
+    numbers = {key: _healthcheck_number(check, key) for key in _HEALTHCHECK_KEYS[1:]}
+    if "Test" in check.items:
+        span = _span_of(check.items["Test"], check.key_spans["Test"])
+    test = (tuple(_text(t, "an element of Healthcheck.Test", span)
+                  for t in _list_items(check, "Test")) if "Test" in check.items else ())
+    if not test:
+        # An empty Test means "inherit the base image's": there is nothing to write.
+        return None
+    if test[0] == "NONE" and len(test) == 1:
+        return Healthcheck(("NONE",))
+    if test[0] == "CMD-SHELL" and len(test) == 2:
+        command = test[1]
+        if _CONTROL.search(command) or command != command.strip() or command.endswith("\\"):
+            raise SpecError("this CMD-SHELL command cannot be written on a HEALTHCHECK line as "
+                            "it is", span, hint="avoid line breaks, outer spaces and a final "
+                            "backslash, or use the [\"CMD\" …] form.")
+    elif test[0] != "CMD" or len(test) < 2:
+        raise SpecError("Healthcheck.Test must be [\"NONE\"], [\"CMD\" program args…] or "
+                        "[\"CMD-SHELL\" command]", span)
+    return Healthcheck(test, numbers["Interval"], numbers["Timeout"], numbers["StartPeriod"],
+                       numbers["Retries"])
+
+
+def _healthcheck_number(check: Attrs, key: str) -> int:
+    if key not in check.items:
+        return 0
+    thunk = check.items[key]
+    span = _span_of(thunk, check.key_spans[key])
+    value = force_static(thunk, f"Healthcheck.{key}", span)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        unit = "a count" if key == "Retries" else "nanoseconds, as in the image config"
+        raise SpecError(f"Healthcheck.{key} must be a whole number ({unit})", span)
+    if key != "Retries" and 0 < value < 1_000_000:
+        raise SpecError(f"Healthcheck.{key} is under a millisecond, which Docker refuses",
+                        span, hint="durations are in nanoseconds: 30 s is 30000000000.")
+    return value
+
+
+def _on_build(thunk: Thunk, config: Attrs) -> str:
+    span = _span_of(thunk, config.key_spans["OnBuild"])
+    trigger = _text(thunk, "an OnBuild entry", span).strip()
+    if not trigger or _CONTROL.search(trigger.replace("\t", "")):
+        raise SpecError("an OnBuild entry must be one Dockerfile instruction on one line", span)
+    if trigger.split()[0].upper() in _ONBUILD_FORBIDDEN:
+        raise SpecError(f"ONBUILD cannot hold {trigger.split()[0].upper()}", span)
+    return trigger
 
 
 def _span_of(thunk: Thunk, fallback: Span) -> Span:

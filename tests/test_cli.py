@@ -18,7 +18,7 @@ BAD_NIXFILES = {
     "label-name-with-equals":
         'buildImage {\n  name = "x";\n  config.Labels = { "a=b" = "c"; };\n}\n',
     "unknown-argument": 'buildImage {\n  name = "x";\n  confg = { };\n}\n',
-    "config-key-case": 'buildImage {\n  name = "x";\n  config = { workingDir = "/data"; };\n}\n',
+    "config-key-typo": 'buildImage {\n  name = "x";\n  config = { WorkDir = "/data"; };\n}\n',
     "store-path-in-cmd": '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n'
                          '  config.Cmd = [ "${pkgs.hello}/bin/hello" ];\n}\n',
     "undefined-variable": 'buildImage {\n  name = nmae;\n}\n',
@@ -30,7 +30,9 @@ BAD_NIXFILES = {
         'buildImage {\n  name = "x";\n  fakeRootCommands = "chown 1 /a";\n}\n',
     "bad-name": 'buildImage { name = "Not A Name"; }\n',
     "unterminated-string": 'buildImage {\n  name = "x;\n}\n',
-    "healthcheck-not-yet": 'buildImage {\n  name = "x";\n  config.Healthcheck = { };\n}\n',
+    "healthcheck-test-form":
+        'buildImage {\n  name = "x";\n  config.Healthcheck.Test = [ "curl" "-f" ];\n}\n',
+    "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
 }
 
 

@@ -196,3 +196,32 @@ def test_layered_builder_symlinks_contents_and_runs_fake_root_commands_as_root( 
     assert tree["nix/store"].mode & 0o777 == 0o755
     assert sorted({n.split("/")[0] for n in layer_files(engine_env, ref)}) == [
         "bin", "nix", "tmp", "var"]
+
+
+def test_healthcheck_onbuild_shell_and_lower_case_keys(engine_env, offline_image,  # type: ignore[no-untyped-def]
+                                                        tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('''{ pkgs, buildImage }: buildImage {
+  name = "nixdf-test/health";
+  config = {
+    entrypoint = [ "/bin/app" ];
+    Healthcheck = {
+      Test = [ "CMD" "/bin/app" "--check" ];
+      Interval = 30000000000;
+      Timeout = 1500000000;
+      StartPeriod = 5000000000;
+      Retries = 3;
+    };
+    OnBuild = [ "RUN echo child" ];
+    Shell = [ "/bin/sh" "-eu" "-c" ];
+  };
+}
+''')
+    build(engine_env, offline_image, nixfile)
+    cfg = config(engine_env, "nixdf-test/health:latest")
+    assert cfg["Entrypoint"] == ["/bin/app"]
+    assert cfg["Healthcheck"] == {"Test": ["CMD", "/bin/app", "--check"],
+                                  "Interval": 30000000000, "Timeout": 1500000000,
+                                  "StartPeriod": 5000000000, "Retries": 3}
+    assert cfg["OnBuild"] == ["RUN echo child"]
+    assert cfg["Shell"] == ["/bin/sh", "-eu", "-c"]

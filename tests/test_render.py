@@ -9,6 +9,8 @@ import pytest
 
 from nixdf import api
 from nixdf.defaults import NIX_IMAGE
+from nixdf.errors import NixdfError
+from nixdf.render import duration
 
 from .conftest import ROOT, example_nixfiles
 
@@ -82,3 +84,25 @@ def test_only_nix_inputs_are_copied(tmp_path: Path) -> None:
     copies = [line for line in text.splitlines() if line.startswith("COPY [")]
     assert copies == ['COPY ["Nixfile", "/nixdf/src/Nixfile"]',
                       'COPY ["app.nix", "/nixdf/src/app.nix"]']
+
+
+@pytest.mark.parametrize(("test", "line"), [
+    ('[ "NONE" ]', "HEALTHCHECK NONE"),
+    ('[ "CMD-SHELL" "curl -f http://localhost/ || exit 1" ]; Retries = 2',
+     "HEALTHCHECK --retries=2 CMD curl -f http://localhost/ || exit 1"),
+    ('[ "CMD" "/bin/check" ]; Interval = 1500000; Timeout = 2000',
+     None),
+])
+def test_healthcheck_lines(tmp_path: Path, test: str, line: str | None) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(f'buildImage {{ name = "x"; config.Healthcheck = {{ Test = {test}; }}; }}')
+    if line is None:
+        with pytest.raises(NixdfError, match="under a millisecond"):
+            api.render_path(nixfile, api.RenderOptions())
+        return
+    assert line in api.render_path(nixfile, api.RenderOptions()).text.splitlines()
+
+
+def test_durations_are_exact() -> None:
+    assert [duration(n) for n in (30 * 10**9, 1_500_000_000, 1_000_000, 2_500, 7)] == [
+        "30s", "1500ms", "1ms", "2500ns", "7ns"]
