@@ -106,6 +106,14 @@ class ImageCall:
     span: Span
 
 
+@dataclass(eq=False, slots=True)
+class PulledImage:
+    """``dockerTools.pullImage { … }``: a registry image pinned by digest."""
+
+    args: Attrs
+    span: Span
+
+
 @dataclass(frozen=True, slots=True)
 class PathValue:
     value: str
@@ -120,7 +128,7 @@ NULL = Null()
 
 Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined first anyway
     str, bool, int, float, Null, PathValue, Attrs, ListValue, Closure, Primop, Builder,
-    ImageCall, Opaque,
+    ImageCall, PulledImage, Opaque,
 ]
 
 
@@ -155,7 +163,7 @@ def type_name(value: Value) -> str:
         str: "a string", bool: "a Boolean", int: "an integer", float: "a float",
         Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
         Closure: "a function", Primop: "a function", Builder: "a function",
-        ImageCall: "an image", Opaque: "a value only Nix knows",
+        ImageCall: "an image", PulledImage: "a pulled image", Opaque: "a value only Nix knows",
     }
     return names[type(value)]
 
@@ -373,7 +381,7 @@ def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
     # pkgs.lib.optional, lib.strings.optionalString, `with lib; …`: nixpkgs' lib.
     if path[:2] == ("pkgs", "lib") and len(path) in (3, 4) and name in _LIB:
         return _LIB[name]
-    if path[-1] in BUILDERS + PLANNED_BUILDERS and path[:-1] in (
+    if path[-1] in (*BUILDERS, *PLANNED_BUILDERS, "pullImage") and path[:-1] in (
         ("pkgs", "dockerTools"),
         ("dockerTools",),
     ):
@@ -384,6 +392,11 @@ def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
 
 
 def apply(func: Value, arg: Thunk, span: Span) -> Value:
+    if isinstance(func, Builder) and func.name == "pullImage":
+        args = arg.force()
+        if not isinstance(args, Attrs):
+            raise EvalError(f"pullImage takes an attribute set, got {type_name(args)}", span)
+        return PulledImage(args, span)
     if isinstance(func, Builder):
         if func.name in PLANNED_BUILDERS:
             raise EvalError(

@@ -20,6 +20,7 @@ from .evaluate import (
     ImageCall,
     ListValue,
     Opaque,
+    PulledImage,
     Thunk,
     force_static,
     type_name,
@@ -274,12 +275,44 @@ def _from_image(args: Attrs, by_call: dict[int, str | None],
         if not value or _CONTROL.search(value) or any(c.isspace() for c in value):
             raise SpecError(f"fromImage {value!r} is not an image reference", span)
         return value, None
-    hint = ("give an image reference such as \"debian:bookworm@sha256:…\", or another image "
-            "of this Nixfile; pullImage and image tarballs are not supported yet.")
+    if isinstance(value, PulledImage):
+        return _pulled(value), None
+    hint = ("give an image reference such as \"debian:bookworm@sha256:…\", a pullImage, or "
+            "another image of this Nixfile; image tarballs are not supported yet.")
     if isinstance(value, Opaque):
         raise SpecError(f"fromImage must be known before the build, but it is "
                         f"{value.description}", span, hint=hint)
     raise SpecError(f"fromImage cannot be {type_name(value)}", span, hint=hint)
+
+
+_PULL_ARGUMENTS = ("imageName", "imageDigest", "sha256", "hash", "finalImageName",
+                   "finalImageTag", "os", "arch", "tlsVerify")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _pulled(image: PulledImage) -> str:
+    """pullImage's name and digest: the base, pinned as the Nix file pinned it."""
+    args = image.args
+    for key, span in args.key_spans.items():
+        if key not in _PULL_ARGUMENTS:
+            raise SpecError(f"pullImage has no argument '{key}'", span,
+                            hint=_did_you_mean(key, _PULL_ARGUMENTS))
+        if key in ("os", "arch"):
+            raise SpecError(f"pullImage's '{key}' is not supported yet", span,
+                            hint="nixdf builds for the engine's platform; the digest of a "
+                            "multi-platform index selects the matching image.")
+    for key in ("imageName", "imageDigest"):
+        if key not in args.items:
+            raise SpecError(f"pullImage needs '{key}'", image.span)
+    name, digest = _string(args, "imageName", "pullImage"), _string(args, "imageDigest",
+                                                                      "pullImage")
+    if not _NAME.fullmatch(name):
+        raise SpecError(f"imageName {name!r} is not an image name", _value_span(args,
+                                                                                 "imageName"))
+    if not _DIGEST.fullmatch(digest):
+        raise SpecError(f"imageDigest {digest!r} is not a sha256 digest",
+                        _value_span(args, "imageDigest"), hint="sha256: and 64 hex digits.")
+    return f"{name}@{digest}"
 
 
 def _config(args: Attrs) -> ImageConfig:

@@ -32,6 +32,9 @@ BAD_NIXFILES = {
     "unterminated-string": 'buildImage {\n  name = "x;\n}\n',
     "healthcheck-test-form":
         'buildImage {\n  name = "x";\n  config.Healthcheck.Test = [ "curl" "-f" ];\n}\n',
+    "pull-image-digest":
+        '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n  fromImage = pkgs.dockerTools.'
+        'pullImage { imageName = "debian"; imageDigest = "latest"; };\n}\n',
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
 }
 

@@ -106,3 +106,19 @@ def test_healthcheck_lines(tmp_path: Path, test: str, line: str | None) -> None:
 def test_durations_are_exact() -> None:
     assert [duration(n) for n in (30 * 10**9, 1_500_000_000, 1_000_000, 2_500, 7)] == [
         "30s", "1500ms", "1ms", "2500ns", "7ns"]
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_pull_image_becomes_a_base_pinned_by_digest(tmp_path: Path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(f'''{{ pkgs, buildImage }}: buildImage {{
+  name = "x";
+  fromImage = pkgs.dockerTools.pullImage {{
+    imageName = "library/debian"; imageDigest = "{DIGEST}";
+    sha256 = "unused"; finalImageName = "debian"; finalImageTag = "bookworm";
+  }};
+}}''')
+    text = api.render_path(nixfile, api.RenderOptions()).text
+    assert f"FROM library/debian@{DIGEST} AS x" in text.splitlines()
