@@ -214,6 +214,11 @@ def _nix_error(err: EngineError, context: Path) -> NixdfError | None:
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
         return None
+    if failure.message.startswith("unable to download"):
+        # Not the Nixfile's fault: the builder could not reach the network.
+        return EngineError(f"Nix in the builder could not download: {failure.message}",
+                           err.log, hint="the default nixpkgs is a tarball the builder fetches; "
+                           "give it network access, or pass --nixpkgs with a local package set.")
     hint = failure.hint or "Nix evaluated the Nixfile in the builder and stopped here."
     if failure.path is None:
         return NixEvalError(f"Nix: {failure.message}", hint=hint)

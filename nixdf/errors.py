@@ -96,8 +96,8 @@ class EngineError(NixdfError):
 
     exit_code = 3
 
-    def __init__(self, message: str, log: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, log: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.log = log
 
 

@@ -225,3 +225,13 @@ def test_healthcheck_onbuild_shell_and_lower_case_keys(engine_env, offline_image
                                   "StartPeriod": 5000000000, "Retries": 3}
     assert cfg["OnBuild"] == ["RUN echo child"]
     assert cfg["Shell"] == ["/bin/sh", "-eu", "-c"]
+
+
+def test_no_network_for_the_default_nixpkgs_is_an_engine_error_with_a_way_out(  # type: ignore[no-untyped-def]
+        engine_env, offline_image) -> None:
+    # The default package set is a tarball the builder downloads; here there is no network.
+    done = nixdf(engine_env, "build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                 "--nix-image", offline_image, "-t", "nixdf-test/no-network", check=False)
+    assert done.returncode == 3
+    assert "error: Nix in the builder could not download: unable to download" in done.stderr
+    assert "pass --nixpkgs with a local package set" in done.stderr
