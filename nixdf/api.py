@@ -167,18 +167,23 @@ class BuildPlan:
 
 def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
                   tags: tuple[str, ...], passthrough: PassThrough | None = None,
-                  engine: Engine | None = None) -> BuildPlan:
+                  engine: Engine | None = None, engine_choice: str = "auto") -> BuildPlan:
     """Render for the engine at hand (compat when it is Docker 20.10) and make the requests.
 
     Without ``target`` every image is built, each tagged with its Nixfile name:tag.
     """
-    engine = engine or probe()
+    engine = engine or probe(engine_choice)
     passthrough = passthrough or PassThrough()
     check_supported(engine, passthrough)
     if options.compat is None and engine.wants_compat:
         options = RenderOptions(options.nix_image, options.nixpkgs, COMPAT_TARGETS[0])
     rendered = render_path(nixfile, options)
     images = {image.name: image for image in rendered.plan.images}
+    in_place = [i.name for i in images.values() if i.scripts and not i.tidy_stage]
+    if engine.podman and in_place:
+        raise UsageError(f"{in_place[0]}: scripts on a fromImage base cannot run under podman yet",
+                         hint="podman's buildah drops /nix after a step that mounts over it; "
+                         "build this image with docker.")
     if target is not None and target not in images:
         raise UsageError(f"--target {target}: no such image",
                          hint=f"the images of {nixfile} are: {', '.join(images)}")

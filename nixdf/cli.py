@@ -174,6 +174,9 @@ def build(
         "--progress", help="auto, plain or tty.")] = None,
     build_arg: Annotated[Many, typer.Option("--build-arg", help="KEY=VALUE.")] = None,
     label: Annotated[Many, typer.Option("--label", help="KEY=VALUE image label.")] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="auto (docker when one answers, else podman), buildx, docker or "
+        "podman.")] = "auto",
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -189,10 +192,11 @@ def build(
         secrets=tuple(secret or ()), progress=progress, build_args=tuple(build_arg or ()),
         labels=tuple(label or ()), extra=tuple(ctx.args))
     prepared = api.prepare_build(nixfile, api.RenderOptions(nix_image, nixpkgs, compat),
-                                 target=target, tags=tuple(tag or ()), passthrough=passthrough)
+                                 target=target, tags=tuple(tag or ()), passthrough=passthrough,
+                                 engine_choice=engine)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
-    print(f"nixdf: building with {prepared.engine.kind} (Docker "
-          f"{prepared.engine.server_version}{compat_note})", file=sys.stderr)
+    print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
+          file=sys.stderr)
     if dry_run:
         _print_commands(prepared, nixfile, nix_image, nixpkgs)
         return
@@ -207,7 +211,8 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path, nix_image: str,
         render_argv += ["--nixpkgs", nixpkgs]
     if prepared.rendered.plan.syntax is None:
         render_argv += ["--compat", "docker-20.10"]
-    prefix = "" if prepared.engine.buildx else "DOCKER_BUILDKIT=1 "
+    legacy = not prepared.engine.buildx and not prepared.engine.podman
+    prefix = "DOCKER_BUILDKIT=1 " if legacy else ""
     for command in prepared.commands:
         line = shlex.join(command.argv)
         if command.reads_dockerfile:

@@ -27,20 +27,30 @@ _FIRST_MODERN_DOCKER = 23
 
 @dataclass(frozen=True, slots=True)
 class Engine:
-    """The container engine found: the docker binary, how it builds, the server version."""
+    """The engine found: its client binary, how it builds, the server's version.
+
+    ``docker`` is the client: docker, or podman when ``podman`` is set.
+    """
 
     docker: str
     buildx: bool
     server_version: str
+    podman: bool = False
 
     @property
     def kind(self) -> str:
+        if self.podman:
+            return "podman build"
         return "docker buildx build" if self.buildx else "DOCKER_BUILDKIT=1 docker build"
 
     @property
+    def name(self) -> str:
+        return f"{'Podman' if self.podman else 'Docker'} {self.server_version}"
+
+    @property
     def wants_compat(self) -> bool:
-        """Docker 20.10's built-in BuildKit cannot fetch a newer Dockerfile frontend."""
-        return not self.buildx and not _modern(self.server_version)
+        """Docker 20.10's BuildKit and buildah cannot fetch a newer Dockerfile frontend."""
+        return self.podman or (not self.buildx and not _modern(self.server_version))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +101,37 @@ def docker_candidates() -> list[str]:
     return found
 
 
-def probe() -> Engine:
+ENGINES = ("auto", "buildx", "docker", "podman")
+
+
+def probe(choice: str = "auto") -> Engine:
+    """The engine ``choice`` names; "auto" takes docker when one answers, else podman."""
+    if choice not in ENGINES:
+        raise UsageError(f"--engine {choice}: unknown engine", hint="one of " + ", ".join(ENGINES))
+    if choice == "podman":
+        return _probe_podman()
+    try:
+        engine = _probe_docker()
+    except EngineError:
+        if choice == "auto" and shutil.which("podman"):
+            return _probe_podman()
+        raise
+    if choice == "buildx" and not engine.buildx:
+        raise EngineError(f"{engine.docker} has no buildx plugin (install docker-buildx)")
+    return engine
+
+
+def _probe_podman() -> Engine:
+    if shutil.which("podman") is None:
+        raise EngineError("no 'podman' command found: install it (Debian: apt-get install "
+                          "podman buildah)")
+    version = _capture(["podman", "version", "--format", "{{.Client.Version}}"])
+    if version is None:
+        raise EngineError("podman does not answer: run 'podman info' to see why")
+    return Engine("podman", buildx=False, server_version=version.strip(), podman=True)
+
+
+def _probe_docker() -> Engine:
     """Find a docker client that can build with BuildKit; one clear line when there is none.
 
     A client of Docker 23 or later without the buildx plugin cannot use BuildKit at
@@ -136,6 +176,7 @@ def _capture(argv: Sequence[str]) -> str | None:
 def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
     """The exact command that builds ``request``; refuses what the engine cannot do."""
     options = request.passthrough
+    check_supported(engine, options)
     argv: list[str] = [engine.docker]
     if engine.buildx:
         argv += ["buildx", "build"]
@@ -147,7 +188,6 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
         if options.load or not options.push:
             argv.append("--load")
     else:
-        check_supported(engine, options)
         argv.append("build")
     if options.platforms:
         argv += ["--platform", ",".join(options.platforms)]
@@ -171,15 +211,22 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
 
 
 def check_supported(engine: Engine, options: PassThrough) -> None:
-    """Refuse, before any work, options only buildx has when the engine lacks it."""
+    """Refuse, before any work, options the engine does not have."""
     if engine.buildx:
         return
-    for given, flag in ((options.builder, "--builder"), (options.cache_to, "--cache-to")):
-        if given:
-            raise UsageError(f"{flag} needs docker buildx, which this docker client lacks",
-                             hint="install the buildx plugin (Debian: docker-buildx), or "
-                             "drop the option.")
-    if len(options.platforms) > 1:
+    given = {"--builder": options.builder, "--cache-to": options.cache_to}
+    if engine.podman:
+        given["--progress"] = options.progress
+    for flag, value in given.items():
+        if not value:
+            continue
+        if engine.podman:
+            raise UsageError(f"{flag} is not available with podman build",
+                             hint="drop the option, or build with docker buildx.")
+        raise UsageError(f"{flag} needs docker buildx, which this docker client lacks",
+                         hint="install the buildx plugin (Debian: docker-buildx), or drop "
+                         "the option.")
+    if len(options.platforms) > 1 and not engine.podman:
         raise UsageError("several --platform values need docker buildx",
                          hint="build one platform at a time, or install the buildx plugin.")
 
@@ -192,7 +239,7 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
                                 stdin=NIXPKGS_IMAGE_DOCKERFILE))
     commands.append(Command(build_argv(engine, request), reads_dockerfile=True))
     if request.passthrough.push and not engine.buildx:
-        # The built-in builder has no --push: push what it tagged.
+        # Neither the built-in builder nor podman build pushes: push what it tagged.
         commands += [Command((engine.docker, "push", tag)) for tag in request.tags]
     return tuple(commands)
 
@@ -207,7 +254,7 @@ def nixpkgs_image_argv(engine: Engine, source: Path) -> tuple[str, ...]:
 
 def build_env(engine: Engine) -> dict[str, str]:
     env = dict(os.environ)
-    if not engine.buildx:
+    if not engine.buildx and not engine.podman:
         env["DOCKER_BUILDKIT"] = "1"
     return env
 

@@ -94,3 +94,21 @@ def test_what_only_buildx_can_do_is_refused_without_it(options: PassThrough, wor
     with pytest.raises(UsageError, match=words):
         check_supported(LEGACY, options)
     check_supported(BUILDX, options)
+
+
+PODMAN = Engine("podman", buildx=False, server_version="4.3.1", podman=True)
+
+
+def test_podman_builds_with_the_compat_target_and_pushes_after() -> None:
+    request = BuildRequest(Path("/ctx"), "app", ("r/app:1",), None,
+                           PassThrough(push=True, build_args=("A=1",)))
+    commands = build_commands(PODMAN, request)
+    assert commands[0].argv == ("podman", "build", "--build-arg", "A=1", "-f", "-",
+                                "--target", "app", "-t", "r/app:1", "/ctx")
+    assert commands[1].argv == ("podman", "push", "r/app:1")
+    assert PODMAN.wants_compat and PODMAN.kind == "podman build"
+
+
+def test_podman_refuses_what_it_lacks() -> None:
+    with pytest.raises(UsageError, match="--progress is not available with podman build"):
+        check_supported(PODMAN, PassThrough(progress="plain"))
