@@ -87,7 +87,12 @@ RUN --mount=type=bind,from=redis-scripts,target=/nixdf/scripted --mount=type=bin
     set -eu; \
     mkdir /out; \
     cp -a /nixdf/scripted/. /out/; \
-    for dir in dev etc nix proc sys; do \
+    # Podman's buildah drops a directory a step mounted over, and leaves empty name files.
+    if [ -d /nixdf/root/nix ] && [ ! -e /out/nix ]; then cp -a /nixdf/root/nix /out/nix; fi; \
+    for file in etc/hostname etc/hosts etc/resolv.conf; do \
+      if [ ! -e "/nixdf/root/$file" ] && [ -f "/out/$file" ] && [ ! -s "/out/$file" ]; then rm "/out/$file"; fi; \
+    done; \
+    for dir in dev etc nix proc run sys; do \
       if [ ! -e "/nixdf/root/$dir" ] && [ -d "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
     done; \
     find /out -exec touch -h -d @1 {} +
