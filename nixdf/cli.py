@@ -175,8 +175,8 @@ def build(
     build_arg: Annotated[Many, typer.Option("--build-arg", help="KEY=VALUE.")] = None,
     label: Annotated[Many, typer.Option("--label", help="KEY=VALUE image label.")] = None,
     engine: Annotated[str, typer.Option(
-        "--engine", help="auto (docker when one answers, else podman), buildx, docker or "
-        "podman.")] = "auto",
+        "--engine", help="auto (docker, or podman when there is no docker client), buildx, "
+        "docker or podman.")] = "auto",
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 

@@ -110,12 +110,12 @@ def probe(choice: str = "auto") -> Engine:
         raise UsageError(f"--engine {choice}: unknown engine", hint="one of " + ", ".join(ENGINES))
     if choice == "podman":
         return _probe_podman()
-    try:
-        engine = _probe_docker()
-    except EngineError:
-        if choice == "auto" and shutil.which("podman"):
-            return _probe_podman()
-        raise
+    # Podman only stands in when there is no docker client at all: a docker that is
+    # named (NIXDF_DOCKER) or installed but not answering is the user's to fix.
+    named = os.environ.get("NIXDF_DOCKER")
+    if choice == "auto" and not named and not docker_candidates() and shutil.which("podman"):
+        return _probe_podman()
+    engine = _probe_docker()
     if choice == "buildx" and not engine.buildx:
         raise EngineError(f"{engine.docker} has no buildx plugin (install docker-buildx)")
     return engine
@@ -155,7 +155,8 @@ def _probe_docker() -> Engine:
             return Engine(docker, buildx, server)
     if not answered:
         raise EngineError("the Docker engine does not answer: start it (systemctl start docker, "
-                          "or dockerd) or point DOCKER_HOST at a running one")
+                          "or dockerd), point DOCKER_HOST at a running one, or use "
+                          "--engine podman")
     raise EngineError(f"{candidates[0]} cannot build with BuildKit: its buildx plugin is missing "
                       "(install docker-buildx, or set NIXDF_DOCKER to a client that has it)")
 
