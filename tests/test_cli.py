@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,19 @@ def test_only_a_client_that_cannot_use_buildkit_is_one_line_and_exit_3(
     result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile")])
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and "buildx plugin is missing" in result.stderr
+
+
+def test_auto_uses_podman_when_there_is_no_docker_client(
+        tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.fail("podman is missing: apt-get install podman buildah (see .ci/run)")
+    only_podman = tmp_path / "bin"
+    only_podman.mkdir()
+    (only_podman / "podman").symlink_to(podman)
+    monkeypatch.delenv("NIXDF_DOCKER", raising=False)
+    monkeypatch.setenv("PATH", str(only_podman))
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run"])
+    assert result.exit_code == 0, result.stderr
+    assert "| podman build -f - -t redis:latest " in result.stdout
