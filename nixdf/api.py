@@ -6,8 +6,10 @@ attaches the source text to errors so they can show the offending line.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,15 @@ from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import find_images
 from .inputs import nix_inputs
 from .parse import parse
-from .plan import COMPAT_TARGETS, SRC_DIR, DockerfilePlan, Nixpkgs, PlanOptions, plan
+from .plan import (
+    COMPAT_TARGETS,
+    SRC_DIR,
+    DockerfilePlan,
+    NixCaches,
+    Nixpkgs,
+    PlanOptions,
+    plan,
+)
 from .render import render
 from .spec import ImageSpec, to_specs
 
@@ -40,6 +50,27 @@ class RenderOptions:
     nix_image: str = defaults.NIX_IMAGE
     nixpkgs: str | None = None
     compat: str | None = None
+    substituters: tuple[str, ...] = ()
+    trusted_keys: tuple[str, ...] = ()
+    netrc: bool = False
+
+    def caches(self) -> NixCaches:
+        """The binary-cache options, checked: they reach the builder's shell."""
+        for url in self.substituters:
+            if not _SUBSTITUTER.fullmatch(url):
+                raise UsageError(f"--substituter {url}: not a URL nixdf can pass on",
+                                 hint="a URL such as https://cache.example.org, without "
+                                 "spaces, quotes, '$' or '\\'.")
+        for key in self.trusted_keys:
+            if not _PUBLIC_KEY.fullmatch(key):
+                raise UsageError(f"--trusted-public-key {key}: not a Nix public key",
+                                 hint="NAME:BASE64, as nix-store --generate-binary-cache-key "
+                                 "writes it.")
+        return NixCaches(self.substituters, self.trusted_keys, self.netrc)
+
+
+_SUBSTITUTER = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"\\$`]+")
+_PUBLIC_KEY = re.compile(r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +142,7 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
         inputs = nix_inputs(nixfile, context, parse)
     nixpkgs, external = _nixpkgs(options.nixpkgs, context)
     the_plan = plan(specs, PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
-                                       options.compat))
+                                       options.compat, options.caches()))
     return Rendered(nixfile, the_plan, render(the_plan), external)
 
 
@@ -176,7 +207,7 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     passthrough = passthrough or PassThrough()
     check_supported(engine, passthrough)
     if options.compat is None and engine.wants_compat:
-        options = RenderOptions(options.nix_image, options.nixpkgs, COMPAT_TARGETS[0])
+        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     rendered = render_path(nixfile, options)
     images = {image.name: image for image in rendered.plan.images}
     in_place = [i.name for i in images.values() if i.scripts and not i.tidy_stage]

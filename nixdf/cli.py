@@ -17,6 +17,7 @@ import typer
 from . import api, defaults
 from .engine import PassThrough
 from .errors import NixdfError, UsageError
+from .plan import NETRC_SECRET
 
 app = typer.Typer(
     add_completion=True,
@@ -37,6 +38,22 @@ NixpkgsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads
 CompatOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--compat", metavar="TARGET",
     help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link).")]
+
+
+SubstituterOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    "--substituter", metavar="URL", help="A binary cache for Nix in the builder (repeatable).")]
+TrustedKeyOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    "--trusted-public-key", metavar="KEY", help="A key the binary caches sign with (repeatable).")]
+NetrcSecretOpt = Annotated[bool, typer.Option(
+    "--netrc-secret", help="The build gets a netrc for the caches as the secret 'nix-netrc' "
+    "(nixdf build --netrc FILE passes it).")]
+
+
+def _options(nix_image: str, nixpkgs: str | None, compat: str | None,
+             substituter: list[str] | None, trusted_public_key: list[str] | None,
+             netrc: bool) -> api.RenderOptions:
+    return api.RenderOptions(nix_image, nixpkgs, compat, tuple(substituter or ()),
+                             tuple(trusted_public_key or ()), netrc)
 
 
 def _fail(err: NixdfError) -> typer.Exit:
@@ -77,6 +94,9 @@ def render(
     nix_image: NixImage = defaults.NIX_IMAGE,
     nixpkgs: NixpkgsOpt = None,
     compat: CompatOpt = None,
+    substituter: SubstituterOpt = None,
+    trusted_public_key: TrustedKeyOpt = None,
+    netrc_secret: NetrcSecretOpt = False,
 ) -> None:
     """Print the Dockerfile for a Nixfile.
 
@@ -84,7 +104,8 @@ def render(
     """
     if check and output is None:
         raise UsageError("--check compares against a file: give it with -o FILE")
-    rendered = api.render_path(nixfile, api.RenderOptions(nix_image, nixpkgs, compat))
+    rendered = api.render_path(nixfile, _options(nix_image, nixpkgs, compat, substituter,
+                                                 trusted_public_key, netrc_secret))
     if output is None:
         sys.stdout.write(rendered.text)
     elif check:
@@ -116,6 +137,9 @@ def sync(
     nix_image: NixImage = defaults.NIX_IMAGE,
     nixpkgs: NixpkgsOpt = None,
     compat: CompatOpt = None,
+    substituter: SubstituterOpt = None,
+    trusted_public_key: TrustedKeyOpt = None,
+    netrc_secret: NetrcSecretOpt = False,
 ) -> None:
     """Keep the Dockerfile beside each Nixfile up to date (the pre-commit hooks run this).
 
@@ -124,7 +148,8 @@ def sync(
 
     Example: nixdf sync services/*/Nixfile --compat docker-20.10
     """
-    options = api.RenderOptions(nix_image, nixpkgs, compat)
+    options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
+                       netrc_secret)
     results = []
     for nixfile in nixfiles:
         output = nixfile.parent / name
@@ -174,6 +199,11 @@ def build(
         "--progress", help="auto, plain or tty.")] = None,
     build_arg: Annotated[Many, typer.Option("--build-arg", help="KEY=VALUE.")] = None,
     label: Annotated[Many, typer.Option("--label", help="KEY=VALUE image label.")] = None,
+    substituter: SubstituterOpt = None,
+    trusted_public_key: TrustedKeyOpt = None,
+    netrc: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--netrc", metavar="FILE", help="Credentials for the binary caches, given to the "
+        "build as a secret: never in a layer, the cache key or the history.")] = None,
     engine: Annotated[str, typer.Option(
         "--engine", help="auto (docker, or podman when there is no docker client), buildx, "
         "docker or podman.")] = "auto",
@@ -186,31 +216,44 @@ def build(
 
     Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
+    secrets = tuple(secret or ())
+    if netrc is not None:
+        if not netrc.is_file():
+            raise UsageError(f"--netrc {netrc}: no such file")
+        secrets += (f"id={NETRC_SECRET},src={netrc.resolve()}",)
     passthrough = PassThrough(
         push=push, load=load, platforms=tuple(platform or ()), builder=builder,
         cache_from=tuple(cache_from or ()), cache_to=tuple(cache_to or ()),
-        secrets=tuple(secret or ()), progress=progress, build_args=tuple(build_arg or ()),
+        secrets=secrets, progress=progress, build_args=tuple(build_arg or ()),
         labels=tuple(label or ()), extra=tuple(ctx.args))
-    prepared = api.prepare_build(nixfile, api.RenderOptions(nix_image, nixpkgs, compat),
+    options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
+                       netrc is not None)
+    prepared = api.prepare_build(nixfile, options,
                                  target=target, tags=tuple(tag or ()), passthrough=passthrough,
                                  engine_choice=engine)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
     print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
           file=sys.stderr)
     if dry_run:
-        _print_commands(prepared, nixfile, nix_image, nixpkgs)
+        _print_commands(prepared, nixfile, options)
         return
     api.build(prepared)
 
 
-def _print_commands(prepared: api.BuildPlan, nixfile: Path, nix_image: str,
-                    nixpkgs: str | None) -> None:
+def _print_commands(prepared: api.BuildPlan, nixfile: Path,
+                    options: api.RenderOptions) -> None:
     """The build as shell commands that run as printed."""
-    render_argv = ["nixdf", "render", str(nixfile), "--nix-image", nix_image]
-    if nixpkgs is not None:
-        render_argv += ["--nixpkgs", nixpkgs]
+    render_argv = ["nixdf", "render", str(nixfile), "--nix-image", options.nix_image]
+    if options.nixpkgs is not None:
+        render_argv += ["--nixpkgs", options.nixpkgs]
     if prepared.rendered.plan.syntax is None:
         render_argv += ["--compat", "docker-20.10"]
+    for url in options.substituters:
+        render_argv += ["--substituter", url]
+    for key in options.trusted_keys:
+        render_argv += ["--trusted-public-key", key]
+    if options.netrc:
+        render_argv.append("--netrc-secret")
     legacy = not prepared.engine.buildx and not prepared.engine.podman
     prefix = "DOCKER_BUILDKIT=1 " if legacy else ""
     for command in prepared.commands:

@@ -22,6 +22,8 @@ BUILDER_STAGE = "nix"
 # Where a local package set that lies outside the build context comes from: a
 # named build context (buildx) or a local image nixdf makes first (Docker 20.10).
 EXTERNAL_NIXPKGS = "nixdf-nixpkgs"
+# The build secret that carries a netrc for the binary caches, and where RUN sees it.
+NETRC_SECRET = "nix-netrc"
 SRC_DIR = "/nixdf/src"
 
 _STAGE = re.compile(r"[a-z][a-z0-9_.-]*")
@@ -48,12 +50,22 @@ class Nixpkgs:
 
 
 @dataclass(frozen=True, slots=True)
+class NixCaches:
+    """Binary caches for Nix in the builder; ``netrc``: credentials come as a build secret."""
+
+    substituters: tuple[str, ...] = ()
+    trusted_keys: tuple[str, ...] = ()
+    netrc: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PlanOptions:
     nix_image: str
     nixpkgs: Nixpkgs
     nixfile: str
     inputs: tuple[str, ...]
     compat: str | None = None
+    caches: NixCaches = NixCaches()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ class DockerfilePlan:
     cache_id: str
     nixpkgs: Nixpkgs
     inputs: tuple[str, ...]
+    caches: NixCaches
     builds: tuple[BuildStage, ...]
     images: tuple[ImageStage, ...]
 
@@ -136,6 +149,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         cache_id=cache_id(options.nix_image),
         nixpkgs=options.nixpkgs,
         inputs=options.inputs,
+        caches=options.caches,
         builds=tuple(builds),
         images=tuple(images),
     )

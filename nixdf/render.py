@@ -14,7 +14,14 @@ from functools import cache
 import jinja2
 
 from .builders import BUILDERS, PLANNED_BUILDERS
-from .plan import BUILDER_STAGE, EXTERNAL_NIXPKGS, SRC_DIR, BuildStage, DockerfilePlan
+from .plan import (
+    BUILDER_STAGE,
+    EXTERNAL_NIXPKGS,
+    NETRC_SECRET,
+    SRC_DIR,
+    BuildStage,
+    DockerfilePlan,
+)
 from .spec import Healthcheck
 
 # What a runAsRoot script finds on PATH (dockerTools gives it coreutils): each
@@ -77,6 +84,13 @@ def healthcheck(check: Healthcheck) -> str:
     return " ".join([*options, "CMD", command])
 
 
+def shell_word(text: str) -> str:
+    """A single-quoted shell word (for values already checked to hold no quote)."""
+    if "'" in text:
+        raise ValueError(f"cannot quote {text!r} for the builder's shell")
+    return f"'{text}'"
+
+
 def nix_string(text: str) -> str:
     """A Nix string literal that also survives inside single shell quotes."""
     if "'" in text:
@@ -126,7 +140,16 @@ def render(plan: DockerfilePlan) -> str:
         build_hint = "DOCKER_BUILDKIT=1 docker build . (Docker 20.10's built-in BuildKit)"
     if plan.nixpkgs.kind == "external":
         build_hint = "nixdf build, which supplies the package set outside this context"
+    caches = plan.caches
+    nix_options = "".join(
+        f" --option {name} {shell_word(' '.join(values))}" for name, values in (
+            ("extra-substituters", caches.substituters),
+            ("extra-trusted-public-keys", caches.trusted_keys)) if values)
+    if caches.netrc:
+        nix_options += f" --option netrc-file /run/secrets/{NETRC_SECRET}"
     return env.get_template("Dockerfile.j2").render(
+        nix_options=nix_options,
+        netrc_secret=NETRC_SECRET,
         plan=plan,
         builder_stage=BUILDER_STAGE,
         src_dir=SRC_DIR,
