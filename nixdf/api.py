@@ -29,7 +29,7 @@ from .engine import (
     run,
 )
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
-from .evaluate import find_images
+from .evaluate import evaluation, find_images
 from .inputs import nix_inputs
 from .parse import parse
 from .plan import (
@@ -103,7 +103,9 @@ def load(nixfile: Path) -> list[ImageSpec]:
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
     source = nixfile.read_text(encoding="utf-8")
     with _located(source):
-        return to_specs(find_images(parse(source, _display_name(nixfile))))
+        tree = parse(source, _display_name(nixfile))
+        with evaluation(tree.span):
+            return to_specs(find_images(tree))
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:

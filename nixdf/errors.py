@@ -52,6 +52,9 @@ class NixdfError(Exception):
         return "\n".join(lines)
 
 
+_WIDTH = 100  # longest excerpt shown; a minified line is cut around the column
+
+
 def _excerpt(source: str, span: Span) -> list[str]:
     text_lines = source.splitlines()
     if not 1 <= span.line <= len(text_lines):
@@ -60,7 +63,15 @@ def _excerpt(source: str, span: Span) -> list[str]:
     start = span.column - 1
     end = span.end_column - 1 if span.end_line == span.line else len(line)
     width = max(1, end - start)
-    return [f"    {line}", "    " + " " * start + "^" * width]
+    if len(line) > _WIDTH:
+        left = max(0, start - _WIDTH // 3)
+        shown = line[left:left + _WIDTH]
+        prefix = "…" if left else ""
+        suffix = "…" if left + _WIDTH < len(line) else ""
+        line = prefix + shown + suffix
+        start = start - left + len(prefix)
+        width = min(width, _WIDTH - (start - len(prefix)))
+    return [f"    {line}", "    " + " " * start + "^" * max(1, width)]
 
 
 class NixSyntaxError(NixdfError):

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -933,6 +935,25 @@ class FoundImage:
 
 
 _IMAGE_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+# Deep enough for any Nixfile a person writes; Python frames, not the C stack, are spent.
+_EVALUATION_DEPTH = 10_000
+
+
+@contextmanager
+def evaluation(span: Span) -> Iterator[None]:
+    """Where static evaluation happens: absurd nesting is a located error, not a crash."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, _EVALUATION_DEPTH))
+    try:
+        yield
+    except RecursionError:
+        raise EvalError("this Nixfile nests too deeply for nixdf to evaluate", span,
+                        hint="nixdf follows at most a few thousand levels of bindings and "
+                        "calls; flatten the chain.") from None
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def find_images(expr: s.Expr) -> list[FoundImage]:

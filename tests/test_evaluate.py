@@ -128,3 +128,14 @@ def test_unknown_builtins_are_left_to_nix() -> None:
     [image] = find_images(parse('buildImage { name = "x"; contents = builtins.readFile ./f; }',
                                 "Nixfile"))
     assert isinstance(image.call.args.items["contents"].force(), Opaque)
+
+
+def test_absurd_nesting_is_a_located_error_not_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nixdf import api
+
+    chain = "".join(f"a{i} = a{i - 1}; " for i in range(1, 6000))
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(f'let a0 = "x"; {chain}in buildImage {{ name = a5999; }}\n')
+    with pytest.raises(NixdfError, match="nests too deeply") as info:
+        api.load(nixfile)
+    assert info.value.span is not None
