@@ -160,14 +160,21 @@ class Env:
         raise EvalError(f"undefined variable '{name}'", span)
 
 
+_TYPE_NAMES: dict[type, str] = {
+    bool: "a Boolean", str: "a string", int: "an integer", float: "a float",
+    Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
+    Closure: "a function", Primop: "a function", Builder: "a function",
+    ImageCall: "an image", PulledImage: "a pulled image", Opaque: "a value only Nix knows",
+}
+
+
 def type_name(value: Value) -> str:
-    names: dict[type, str] = {
-        str: "a string", bool: "a Boolean", int: "an integer", float: "a float",
-        Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
-        Closure: "a function", Primop: "a function", Builder: "a function",
-        ImageCall: "an image", PulledImage: "a pulled image", Opaque: "a value only Nix knows",
-    }
-    return names[type(value)]
+    return kind_name(type(value))
+
+
+def kind_name(kind: type) -> str:
+    """Nix's word for a kind of value (bool before int: a Python bool is an int)."""
+    return next(_TYPE_NAMES[cls] for cls in kind.__mro__ if cls in _TYPE_NAMES)
 
 
 def force_static(thunk: Thunk, what: str, span: Span) -> Value:
@@ -267,8 +274,7 @@ def _eval(expr: s.Expr, env: Env) -> Value:
 
 def _expect(value: Value, kind: type, span: Span) -> Value:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        wanted = type_name(kind())  # type: ignore[call-arg]
-        raise EvalError(f"expected {wanted}, got {type_name(value)}", span)
+        raise EvalError(f"expected {kind_name(kind)}, got {type_name(value)}", span)
     return value
 
 
