@@ -42,7 +42,7 @@ from .plan import (
     plan,
 )
 from .render import render
-from .spec import ImageSpec, to_specs
+from .spec import REFERENCE, ImageSpec, to_specs
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,9 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
 
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     """The Dockerfile for a Nixfile; the build context is the Nixfile's directory."""
+    if not REFERENCE.fullmatch(options.nix_image):
+        raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
+                         hint="NAME[:TAG][@sha256:DIGEST].")
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the only compatibility target is docker-20.10.")

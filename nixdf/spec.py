@@ -115,9 +115,13 @@ _NAME = re.compile(
     r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# A full reference: name, optional :tag, optional @digest (what FROM may say).
+REFERENCE = re.compile(rf"(?:{_NAME.pattern})(?::{_TAG.pattern})?(?:@sha256:[0-9a-f]{{64}})?")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _PORT = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?(?:/(?:tcp|udp|sctp))?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What Docker's signal parser takes (STOPSIGNAL fails the build on anything else).
+_SIGNAL = re.compile(r"(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?|[0-9]+")
 
 
 def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
@@ -272,8 +276,9 @@ def _from_image(args: Attrs, by_call: dict[int, str | None],
                             "Nixfile's set so it gets its own build stage.")
         return None, by_call[id(value)]
     if isinstance(value, str):
-        if not value or _CONTROL.search(value) or any(c.isspace() for c in value):
-            raise SpecError(f"fromImage {value!r} is not an image reference", span)
+        if not REFERENCE.fullmatch(value):
+            raise SpecError(f"fromImage {value!r} is not an image reference", span,
+                            hint="NAME[:TAG][@sha256:DIGEST], e.g. \"debian:bookworm\".")
         return value, None
     if isinstance(value, PulledImage):
         return _pulled(value), None
@@ -332,7 +337,7 @@ def _config(args: Attrs) -> ImageConfig:
         exposed_ports=tuple(_set_keys(config, "ExposedPorts", _check_port)),
         labels=tuple(sorted(
             (k, _label(k, t, config, s)) for k, t, s in _set_items(config, "Labels"))),
-        stop_signal=_config_string(config, "StopSignal"),
+        stop_signal=_signal(config),
         user=_config_string(config, "User"),
         healthcheck=_healthcheck(config),
         on_build=tuple(_on_build(t, config) for t in _list_items(config, "OnBuild")),
@@ -412,8 +417,10 @@ def _healthcheck_number(check: Attrs, key: str) -> int:
 def _on_build(thunk: Thunk, config: Attrs) -> str:
     span = _span_of(thunk, config.key_spans["OnBuild"])
     trigger = _text(thunk, "an OnBuild entry", span).strip()
-    if not trigger or _CONTROL.search(trigger.replace("\t", "")):
-        raise SpecError("an OnBuild entry must be one Dockerfile instruction on one line", span)
+    # A final backslash would continue the line, joining the next instruction to this one.
+    if not trigger or _CONTROL.search(trigger.replace("\t", "")) or trigger.endswith("\\"):
+        raise SpecError("an OnBuild entry must be one Dockerfile instruction on one line", span,
+                        hint="no line breaks, and no backslash at the end.")
     if trigger.split()[0].upper() in _ONBUILD_FORBIDDEN:
         raise SpecError(f"ONBUILD cannot hold {trigger.split()[0].upper()}", span)
     return trigger
@@ -478,6 +485,15 @@ def _command(config: Attrs, key: str) -> tuple[str, ...] | None:
     if not isinstance(value, ListValue):
         raise SpecError(f"config.{key} must be a list of strings", span)
     return tuple(_text(t, f"an element of config.{key}", span) for t in value.items)
+
+
+def _signal(config: Attrs) -> str | None:
+    signal = _config_string(config, "StopSignal")
+    if signal is not None and not _SIGNAL.fullmatch(signal):
+        raise SpecError(f"config.StopSignal {signal!r} is not a signal",
+                        _span_of(config.items["StopSignal"], config.key_spans["StopSignal"]),
+                        hint='a name such as "SIGTERM" or "SIGRTMIN+3", or a number.')
+    return signal
 
 
 def _label(name: str, thunk: Thunk, config: Attrs, key_span: Span) -> str:

@@ -36,6 +36,8 @@ BAD_NIXFILES = {
     "pull-image-digest":
         '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n  fromImage = pkgs.dockerTools.'
         'pullImage { imageName = "debian"; imageDigest = "latest"; };\n}\n',
+    "onbuild-continues":
+        'buildImage {\n  name = "x";\n  config.OnBuild = [ "RUN echo \\\\" ];\n}\n',
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
 }
 

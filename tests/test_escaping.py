@@ -38,6 +38,11 @@ def nix_string(text: str) -> str:
 
 values = st.fixed_dictionaries({
     "cmd": st.lists(_text(True), min_size=1, max_size=3),
+    "entrypoint": st.lists(_text(True), min_size=1, max_size=3),
+    "shell": st.lists(_text(True), min_size=1, max_size=3),
+    "signal": st.sampled_from(["SIGTERM", "SIGRTMIN+3", "9", "SIGINT", "USR1"]),
+    "onbuild": _text(False).map(lambda t: "RUN echo " + t).filter(
+        lambda t: t == t.strip() and not t.endswith("\\")),
     "env": _text(False),
     "label_key": _text(False).filter(lambda t: bool(t) and "=" not in t),
     "label": _text(False),
@@ -49,10 +54,16 @@ values = st.fixed_dictionaries({
 
 def nixfile_for(v: dict) -> str:  # type: ignore[type-arg]
     cmd = " ".join(nix_string(c) for c in v["cmd"])
+    entrypoint = " ".join(nix_string(c) for c in v["entrypoint"])
+    shell = " ".join(nix_string(c) for c in v["shell"])
     return f"""{{ pkgs, buildImage }}: buildImage {{
   name = "nixdf-test/escaping";
   config = {{
     Cmd = [ {cmd} ];
+    Entrypoint = [ {entrypoint} ];
+    Shell = [ {shell} ];
+    StopSignal = {nix_string(v["signal"])};
+    OnBuild = [ {nix_string(v["onbuild"])} ];
     Env = [ {nix_string("V=" + v["env"])} ];
     Labels = {{ {nix_string(v["label_key"])} = {nix_string(v["label"])}; }};
     WorkingDir = {nix_string(v["workdir"])};
@@ -76,13 +87,18 @@ def test_no_value_adds_or_splits_an_instruction(tmp_path: Path, v: dict) -> None
     text = render(tmp_path, v)
     final = text[text.rindex("\nFROM scratch"):]
     commands = [i.cmd for i in dockerfile.parse_string(final)]
-    assert commands == ["FROM", "COPY", "ENV", "LABEL", "VOLUME", "WORKDIR", "USER", "CMD"]
+    assert commands == ["FROM", "COPY", "ENV", "LABEL", "VOLUME", "WORKDIR", "STOPSIGNAL",
+                        "SHELL", "ONBUILD", "USER", "ENTRYPOINT", "CMD"]
     cmd = next(i for i in dockerfile.parse_string(final) if i.cmd == "CMD")
     assert cmd.json and list(cmd.value) == v["cmd"]
 
 
 def assert_config_matches(config: dict, v: dict) -> None:  # type: ignore[type-arg]
     assert config["Cmd"] == v["cmd"]
+    assert config["Entrypoint"] == v["entrypoint"]
+    assert config["Shell"] == v["shell"]
+    assert config["StopSignal"] == v["signal"]
+    assert config["OnBuild"] == [v["onbuild"]]
     assert "V=" + v["env"] in config["Env"]
     assert config["Labels"] == {v["label_key"]: v["label"]}
     assert config["WorkingDir"] == v["workdir"]
