@@ -538,12 +538,6 @@ def _equal(a: Value, b: Value) -> bool:
 # --- builtins ----------------------------------------------------------------
 
 
-def _primop(name: str, arity: int) -> Callable[[Callable[..., Value]], Primop]:
-    def wrap(fn: Callable[..., Value]) -> Primop:
-        return Primop(name, arity, fn)
-    return wrap
-
-
 def _forced(args: list[Thunk]) -> list[Value]:
     values = [a.force() for a in args]
     for value in values:
@@ -920,12 +914,6 @@ def to_python(value: Value, span: Span) -> object:
         case Closure() | Primop() | Builder() | ImageCall():
             raise EvalError(f"cannot convert {type_name(value)} to data", span)
     return value
-
-
-def iter_list(value: Value, what: str, span: Span) -> Iterator[Thunk]:
-    if not isinstance(value, ListValue):
-        raise EvalError(f"{what} must be a list, got {type_name(value)}", span)
-    return iter(value.items)
 
 
 # --- finding the images ------------------------------------------------------

@@ -113,10 +113,6 @@ class DockerfilePlan:
     builds: tuple[BuildStage, ...]
     images: tuple[ImageStage, ...]
 
-    @property
-    def default_target(self) -> str:
-        return self.images[-1].name
-
 
 def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
     """Order the images so every base precedes its users, and name their stages."""
