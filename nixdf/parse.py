@@ -216,6 +216,13 @@ def _tokens(source: _Source) -> Iterator[Token]:
             continue
 
         column = pos - line_start + 1
+        # Both kinds of string open an interpolation the same way.
+        if mode in (_STRING, _IND) and text.startswith("${", pos):
+            modes.append(_NORMAL)
+            opened.append(("${", line, column))
+            yield Token("INTERP_OPEN", "${", pos, line, column, line, column + 2, pos + 2)
+            pos += 2
+            continue
         if mode == _STRING:
             if pos >= size:
                 raise _unterminated(source, "string")
@@ -225,12 +232,6 @@ def _tokens(source: _Source) -> Iterator[Token]:
                 opened.pop()
                 yield Token("STRING_CLOSE", char, pos, line, column, line, column + 1, pos + 1)
                 pos += 1
-                continue
-            if text.startswith("${", pos):
-                modes.append(_NORMAL)
-                opened.append(("${", line, column))
-                yield Token("INTERP_OPEN", "${", pos, line, column, line, column + 2, pos + 2)
-                pos += 2
                 continue
             end = _STR_RE.match(text, pos).end()  # type: ignore[union-attr]
             if end == pos:  # a lone `$` or `\` at the end of the input
@@ -269,12 +270,6 @@ def _tokens(source: _Source) -> Iterator[Token]:
                 opened.pop()
                 yield Token("IND_STRING_CLOSE", "''", pos, line, column, line, column + 2,
                             pos + 2)
-                pos += 2
-                continue
-            if text.startswith("${", pos):
-                modes.append(_NORMAL)
-                opened.append(("${", line, column))
-                yield Token("INTERP_OPEN", "${", pos, line, column, line, column + 2, pos + 2)
                 pos += 2
                 continue
             m = _IND_RE.match(text, pos)
