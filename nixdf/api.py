@@ -43,6 +43,7 @@ from .plan import (
 )
 from .render import render
 from .spec import REFERENCE, ImageSpec, to_specs
+from .syntax import Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,10 @@ def _located(source: str) -> Iterator[None]:
 
 def load(nixfile: Path) -> list[ImageSpec]:
     """Parse and statically evaluate a Nixfile into checked image specs."""
+    return _load(nixfile)[2]
+
+
+def _load(nixfile: Path) -> tuple[str, Expr, list[ImageSpec]]:
     if not nixfile.is_file():
         raise UsageError(f"{nixfile}: no such Nixfile",
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
@@ -105,7 +110,7 @@ def load(nixfile: Path) -> list[ImageSpec]:
     with _located(source):
         tree = parse(source, _display_name(nixfile))
         with evaluation(tree.span):
-            return to_specs(find_images(tree))
+            return source, tree, to_specs(find_images(tree))
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
@@ -140,11 +145,10 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the only compatibility target is docker-20.10.")
-    specs = load(nixfile)
+    source, tree, specs = _load(nixfile)
     context = nixfile.resolve().parent
-    source = nixfile.read_text(encoding="utf-8")
     with _located(source):
-        inputs = nix_inputs(nixfile, context, parse)
+        inputs = nix_inputs(nixfile, tree, context, parse)
     nixpkgs, external = _nixpkgs(options.nixpkgs, context)
     the_plan = plan(specs, PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
                                        options.compat, options.caches()))

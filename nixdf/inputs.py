@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import syntax as s
-from .errors import SpecError
+from .errors import NixdfError, SpecError
 
 
 def relative_paths(expr: object) -> Iterator[s.Path]:
@@ -33,37 +33,44 @@ def relative_paths(expr: object) -> Iterator[s.Path]:
                 yield from relative_paths(getattr(expr, field.name))
 
 
-def nix_inputs(nixfile: Path, context: Path,
+def nix_inputs(nixfile: Path, tree: s.Expr, context: Path,
                parse: Callable[[str, str], s.Expr]) -> tuple[str, ...]:
-    """Context-relative paths to copy into the builder, the Nixfile first."""
+    """Context-relative paths to copy into the builder, the Nixfile (parsed: ``tree``) first."""
     context = context.resolve()
-    found: list[Path] = []
-    pending = [nixfile.resolve()]
-    seen: set[Path] = set()
+    nixfile = nixfile.resolve()
+    found = [nixfile]
+    pending = _referenced(tree, nixfile.parent, context)
     while pending:
         current = pending.pop()
-        source_file = current / "default.nix" if current.is_dir() else current
-        if current in seen:
+        if current in found:
             continue
-        seen.add(current)
         found.append(current)
-        if source_file.suffix != ".nix" and source_file != nixfile.resolve():
+        source_file = current / "default.nix" if current.is_dir() else current
+        if source_file.suffix != ".nix" or not source_file.is_file():
             continue
-        if not source_file.is_file():
-            continue
-        display = _display(source_file, context)
-        tree = parse(source_file.read_text(encoding="utf-8"), display)
-        for node in relative_paths(tree):
-            text = "".join(p for p in node.parts if isinstance(p, str))
-            target = (source_file.parent / text).resolve()
-            if not target.is_relative_to(context):
-                raise SpecError(f"{text} lies outside the build context {context}", node.span,
-                                hint="the builder sees only the Nixfile's directory; move the "
-                                "file there.")
-            if not target.exists():
-                raise SpecError(f"{text} does not exist", node.span)
-            pending.append(target)
+        text = source_file.read_text(encoding="utf-8")
+        try:
+            imported = parse(text, _display(source_file, context))
+            pending += _referenced(imported, source_file.parent, context)
+        except NixdfError as err:
+            # Located in this file, so it shows this file's line, not the Nixfile's.
+            raise err.with_source(text) from None
     return _outermost(found, context)
+
+
+def _referenced(tree: s.Expr, directory: Path, context: Path) -> list[Path]:
+    paths = []
+    for node in relative_paths(tree):
+        text = "".join(p for p in node.parts if isinstance(p, str))
+        target = (directory / text).resolve()
+        if not target.is_relative_to(context):
+            raise SpecError(f"{text} lies outside the build context {context}", node.span,
+                            hint="the builder sees only the Nixfile's directory; move the "
+                            "file there.")
+        if not target.exists():
+            raise SpecError(f"{text} does not exist", node.span)
+        paths.append(target)
+    return paths
 
 
 def _display(path: Path, context: Path) -> str:

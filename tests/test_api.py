@@ -43,3 +43,14 @@ def test_errors_carry_the_nixfile_text(tmp_path: Path) -> None:
         api.load(nixfile)
     assert info.value.span is not None and info.value.span.line == 2
     assert "      name = 3;" in str(info.value).splitlines()
+
+
+def test_an_error_in_an_imported_file_shows_that_files_line(tmp_path: Path) -> None:
+    (tmp_path / "app.nix").write_text("{ pkgs }:\n  import ./missing.nix\n")
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage { name = "x"; '
+                       "contents = import ./app.nix { inherit pkgs; }; }\n")
+    with pytest.raises(NixdfError) as info:
+        api.render_path(nixfile, api.RenderOptions())
+    assert str(info.value).splitlines()[:2] == [
+        "app.nix:2:10: error: ./missing.nix does not exist", "      import ./missing.nix"]
