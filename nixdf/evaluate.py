@@ -582,14 +582,13 @@ def _map(args: list[Thunk], span: Span) -> Value:
         return Opaque(f"a list mapped over {items.description}", span)
     _expect(items, ListValue, span)
     assert isinstance(items, ListValue)
-    return ListValue(tuple(_LazyApply.thunk(func, i, span) for i in items.items), span)
+    return ListValue(tuple(_apply_later(func, i, span) for i in items.items), span)
 
 
-class _LazyApply:
-    @staticmethod
-    def thunk(func: Value, arg: Thunk, span: Span) -> Thunk:
-        env = Env({"f": Thunk.of(func), "x": arg})
-        return Thunk(s.Apply(s.Ident("f", span), s.Ident("x", span), span), env)
+def _apply_later(func: Value, arg: Thunk, span: Span) -> Thunk:
+    """``func arg``, evaluated only when forced (map is lazy in its elements)."""
+    env = Env({"f": Thunk.of(func), "x": arg})
+    return Thunk(s.Apply(s.Ident("f", span), s.Ident("x", span), span), env)
 
 
 def _attr_names(args: list[Value], span: Span) -> Value:
@@ -618,11 +617,6 @@ def _throw(args: list[Value], span: Span) -> Value:
     raise EvalError(f"evaluation aborted: {_coerce_to_string(args[0], span)}", span)
 
 
-def _lazy(name: str, arity: int, fn: Callable[[list[Thunk], Span], Value]) -> Primop:
-    """A builtin that forces only what it needs, so opaque arguments it ignores do no harm."""
-    return Primop(name, arity, fn)
-
-
 def _condition(thunk: Thunk, span: Span) -> bool | Opaque:
     cond = thunk.force()
     if isinstance(cond, Opaque):
@@ -639,7 +633,7 @@ def _optional_of(empty: Callable[[Span], Value], wrap: Callable[[Thunk, Span], V
         if isinstance(cond, Opaque):
             return Opaque(f"the result of lib.{name} on {cond.description}", span)
         return wrap(args[1], span) if cond else empty(span)
-    return _lazy(name, 2, impl)
+    return Primop(name, 2, impl)
 
 
 def _attrs_of(value: Value, span: Span) -> Attrs:
@@ -712,7 +706,7 @@ def _concat_map_strings_sep(args: list[Thunk], span: Span) -> Value:
     sep, func, items = args[0].force(), args[1].force(), args[2].force()
     if isinstance(items, Opaque) or isinstance(sep, Opaque):
         return Opaque("a string joined from a value only Nix knows", span)
-    mapped = ListValue(tuple(_LazyApply.thunk(func, i, span)
+    mapped = ListValue(tuple(_apply_later(func, i, span)
                              for i in _list_of(items, span).items), span)
     return _concat_strings_sep([sep, mapped], span)
 
@@ -826,9 +820,9 @@ def _builtins() -> dict[str, Value]:
         "dirOf": _lenient("dirOf", 1, _dir_of),
         "isNull": _lenient("isNull", 1, _is(Null)),
         "removeAttrs": _lenient("removeAttrs", 2, _remove_attrs),
-        "mapAttrs": _lazy("mapAttrs", 2, _map_attrs),
+        "mapAttrs": Primop("mapAttrs", 2, _map_attrs),
         "attrValues": _lenient("attrValues", 1, _attr_values),
-        "filter": _lazy("filter", 2, _filter),
+        "filter": Primop("filter", 2, _filter),
         "concatLists": _lenient("concatLists", 1, _concat_lists),
         "elemAt": _lenient("elemAt", 2, _elem_at),
         "head": _lenient("head", 1, _head),
@@ -875,15 +869,15 @@ _LIB: dict[str, Value] = {
     "optionalAttrs": _optional_of(lambda span: Attrs({}, {}, span),
                                   lambda attrs, span: attrs.force(), "optionalAttrs"),
     "concatStringsSep": _lenient("concatStringsSep", 2, _concat_strings_sep),
-    "concatMapStringsSep": _lazy("concatMapStringsSep", 3, _concat_map_strings_sep),
-    "mapAttrs": _lazy("mapAttrs", 2, _map_attrs),
-    "mapAttrsToList": _lazy("mapAttrsToList", 2, _map_attrs_to_list),
+    "concatMapStringsSep": Primop("concatMapStringsSep", 3, _concat_map_strings_sep),
+    "mapAttrs": Primop("mapAttrs", 2, _map_attrs),
+    "mapAttrsToList": Primop("mapAttrsToList", 2, _map_attrs_to_list),
     "attrNames": _lenient("attrNames", 1, _attr_names),
     "attrValues": _lenient("attrValues", 1, _attr_values),
     "concatLists": _lenient("concatLists", 1, _concat_lists),
     "hasPrefix": _lenient("hasPrefix", 2, _has_prefix),
     "hasSuffix": _lenient("hasSuffix", 2, _has_suffix),
-    "filter": _lazy("filter", 2, _filter),
+    "filter": Primop("filter", 2, _filter),
     "elem": _lenient("elem", 2, _elem),
 }
 
