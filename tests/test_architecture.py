@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
 LAYERS = ["__main__", "cli", "api", "engine render buildlog", "plan inputs", "spec", "evaluate",
-          "parse", "builders defaults syntax", "errors"]
-OWNERS = {"lark": "parse", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
+          "parse", "lexer tables builders defaults syntax", "errors"]
+OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
 
 
 def _rank(module: str) -> int:
