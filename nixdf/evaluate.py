@@ -213,7 +213,7 @@ def _eval(expr: s.Expr, env: Env) -> Value:
         case s.AttrSet():
             if expr.recursive:
                 scope = Env({}, env)
-                attrs = _bind_all(expr.bindings, scope, scope, expr.span)
+                attrs = _bind_all(expr.bindings, scope, env, expr.span)
                 scope.vars = attrs.items
                 return attrs
             return _bind_all(expr.bindings, env, env, expr.span)
@@ -235,7 +235,7 @@ def _eval(expr: s.Expr, env: Env) -> Value:
             return True
         case s.Let():
             scope = Env({}, env)
-            scope.vars = _bind_all(expr.bindings, scope, scope, expr.span).items
+            scope.vars = _bind_all(expr.bindings, scope, env, expr.span).items
             return _eval(expr.body, scope)
         case s.With():
             return _eval(expr.body, Env({}, env, Thunk(expr.env, env)))
@@ -348,9 +348,8 @@ def _bind_all(binds: tuple[s.Bind, ...], env: Env, inherit_env: Env, span: Span)
 
 def _inherited(bind: s.Inherit, name: str, span: Span, env: Env, inherit_env: Env) -> Thunk:
     if bind.source is None:
-        # `inherit x;` in a rec set or let must not see its own binding.
-        outer = inherit_env.parent if inherit_env.parent is not None else inherit_env
-        return Thunk(s.Ident(name, span), outer)
+        # `inherit x;` looks outside the set: in a rec set or let, not at its own binding.
+        return Thunk(s.Ident(name, span), inherit_env)
     return Thunk(s.Select(bind.source, (s.StaticKey(name, span),), None, span), env)
 
 

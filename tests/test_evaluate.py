@@ -37,6 +37,16 @@ def config_of(source: str) -> object:
     ('let s = { inherit (t) v; }; t = { v = "w"; }; in buildImage { name = "x"; config.User = '
      's.v; }', {"User": "w"}),
     ('buildImage { name = "x"; config.User = if 1 < 2 then "a" else "b"; }', {"User": "a"}),
+    # `inherit x;` in a plain set looks in the enclosing scope: here the let.
+    ('let u = "v"; s = { inherit u; }; in buildImage { name = "x"; config.User = s.u; }',
+     {"User": "v"}),
+    ('{ pkgs }: let u = "v"; in { s = { inherit u; }; i = buildImage { name = "x"; '
+     'config.User = u; }; }', {"User": "v"}),
+    # ...and in a rec set or a let, past the set's own binding of x.
+    ('let u = "v"; in buildImage { name = "x"; config.User = (rec { inherit u; }).u; }',
+     {"User": "v"}),
+    ('let u = "v"; in let inherit u; in buildImage { name = "x"; config.User = u; }',
+     {"User": "v"}),
 ])
 def test_static_values(source: str, expected: object) -> None:
     assert config_of(source) == expected
