@@ -406,8 +406,8 @@ _EXPR_START = frozenset({
 })
 # Terminals that would merely extend the expression before the error.
 _CONTINUATIONS = _EXPR_START | frozenset({
-    "INTERP_OPEN", "EQ", "NEQ", "LT", "LEQ", "GT", "GEQ", "AND", "OR", "IMPL", "UPDATE", "CONCAT", "PLUS",
-    "STAR", "SLASH", "QUESTION", "PIPE_INTO", "PIPE_FROM", "_DOT", "OR_KW",
+    "INTERP_OPEN", "EQ", "NEQ", "LT", "LEQ", "GT", "GEQ", "AND", "OR", "IMPL", "UPDATE",
+    "CONCAT", "PLUS", "STAR", "SLASH", "QUESTION", "PIPE_INTO", "PIPE_FROM", "_DOT", "OR_KW",
 })
 # Why a `;` is due, by the construct whose keyword or `=` opened the statement.
 _SEMI_CONTEXT = {
