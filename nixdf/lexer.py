@@ -22,32 +22,51 @@ _PATH_CHAR = r"[a-zA-Z0-9._\-+]"
 
 # Order matters: Python's alternation takes the first branch that matches
 # while flex takes the longest match; this order makes the two agree (a URI or
-# a path always out-runs the identifier or number it starts with).
-_TOKEN_PATTERNS = [
+# a path always out-runs the identifier or number it starts with, `...` the
+# `.`). Operators are named by their terminal so that the match says the type.
+_PATH_PATTERNS = [
     r"(?P<URI>[a-zA-Z][a-zA-Z0-9+\-.]*:[a-zA-Z0-9%/?:@&=+$,\-_.!~*']+)",
     rf"(?P<PATH_INTERP>(?:{_PATH_CHAR}*/|~/)(?=\$\{{))",
     rf"(?P<PATH>(?:{_PATH_CHAR}*|~)(?:/{_PATH_CHAR}+)+/?)",
+]
+_OPERATOR_PATTERNS = {
+    "ELLIPSIS": r"\.\.\.", "EQ": "==", "NEQ": "!=", "LEQ": "<=", "GEQ": ">=", "AND": "&&",
+    "OR": r"\|\|", "IMPL": "->", "UPDATE": "//", "CONCAT": r"\+\+", "PIPE_INTO": r"\|>",
+    "PIPE_FROM": r"<\|", "INTERP_OPEN": r"\$\{", "MINUS": "-", "PLUS": r"\+", "STAR": r"\*",
+    "SLASH": "/", "LT": "<", "GT": ">", "NOT": "!", "QUESTION": r"\?", "_COLON": ":", "_AT": "@",
+    "_SEMI": ";", "_DOT": r"\.", "_COMMA": ",", "_ASSIGN": "=", "_LPAREN": r"\(",
+    "_RPAREN": r"\)", "_LBRACE": r"\{", "_RBRACE": r"\}", "_LBRACK": r"\[", "_RBRACK": r"\]",
+    "STRING_OPEN": '"',
+}
+_PLAIN_PATTERNS = [
     rf"(?P<SPATH><{_PATH_CHAR}+(?:/{_PATH_CHAR}+)*>)",
     r"(?P<FLOAT>(?:[1-9][0-9]*\.[0-9]*|0?\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)",
     r"(?P<INT>[0-9]+)",
     r"(?P<ID>[a-zA-Z_][a-zA-Z0-9_'\-]*)",
-    r"(?P<IND_OPEN>''(?: *\n)?)",
-    r"(?P<OP>\.\.\.|==|!=|<=|>=|&&|\|\||->|//|\+\+|\|>|<\||\$\{|[-+*/<>!?:@;.,=(){}\[\]\"])",
+    r"(?P<IND_STRING_OPEN>''(?: *\n)?)",
+    *(f"(?P<{name}>{pattern})" for name, pattern in _OPERATOR_PATTERNS.items()),
 ]
 # Whitespace and comments before a token are skipped in the same match. The
 # group is atomic so that a token that fails to match after them never makes
 # the engine try other ways of splitting them (which would be exponential).
 _SKIP = r"(?>(?:[ \t\r\n]+|\#[^\r\n]*|/\*(?:[^*]|\*(?!/))*\*/)*)"
 _SKIP_RE = re.compile(_SKIP)
-_NORMAL_RE = re.compile(_SKIP + "(?:" + "|".join(_TOKEN_PATTERNS) + ")")
+_NORMAL_RE = re.compile(_SKIP + "(?:" + "|".join(_PATH_PATTERNS + _PLAIN_PATTERNS) + ")")
 # URIs and paths can only start a run of path characters that ends in `:` or
 # `/` (or at a `~`). Elsewhere the cheaper pattern avoids rescanning a long run
 # at every token in it, which would make lexing quadratic.
-_PLAIN_RE = re.compile(_SKIP + "(?:" + "|".join(
-    p for p in _TOKEN_PATTERNS if not p.startswith(("(?P<URI>", "(?P<PATH>", "(?P<PATH_INTERP>"))
-) + ")")
+_PLAIN_RE = re.compile(_SKIP + "(?:" + "|".join(_PLAIN_PATTERNS) + ")")
 _RUN_RE = re.compile(f"{_PATH_CHAR}*")
-_RUN_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+/")
+_RUN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+"
+_RUN_START = frozenset(_RUN_CHARS + "/")
+# What may follow a token for it to be the start of a path or a URI instead
+# (`$`: the `/` of `/${x}` is a whole token).
+_RUN_FOLLOW = frozenset(_RUN_CHARS + "/:$")
+# Types that need more than a yield: mode changes and checks.
+_SPECIAL = frozenset({
+    "_LBRACE", "INTERP_OPEN", "_RBRACE", "STRING_OPEN", "SLASH", "PATH", "PATH_INTERP",
+    "IND_STRING_OPEN", "INT", "FLOAT",
+})
 
 _STR_RE = re.compile(r"""(?:[^$"\\]|\$[^{"\\]|\\[\s\S]|\$\\[\s\S])*(?:\$(?="))?""")
 _IND_RE = re.compile(r"(?:[^$']|\$[^{']|'[^'$])+")
@@ -57,15 +76,6 @@ _ESCAPE_RE = re.compile(r"\\([\s\S])|\r\n?")
 _KEYWORDS = {
     "if": "_IF", "then": "_THEN", "else": "_ELSE", "assert": "_ASSERT", "with": "_WITH",
     "let": "_LET", "in": "_IN", "rec": "_REC", "inherit": "_INHERIT", "or": "OR_KW",
-}
-_OPERATORS = {
-    "...": "ELLIPSIS", "==": "EQ", "!=": "NEQ", "<=": "LEQ", ">=": "GEQ", "&&": "AND",
-    "||": "OR", "->": "IMPL", "//": "UPDATE", "++": "CONCAT", "|>": "PIPE_INTO",
-    "<|": "PIPE_FROM", "${": "INTERP_OPEN", "-": "MINUS", "+": "PLUS", "*": "STAR",
-    "/": "SLASH", "<": "LT", ">": "GT", "!": "NOT", "?": "QUESTION", ":": "_COLON",
-    "@": "_AT", ";": "_SEMI", ".": "_DOT", ",": "_COMMA", "=": "_ASSIGN", "(": "_LPAREN",
-    ")": "_RPAREN", "{": "_LBRACE", "}": "_RBRACE", "[": "_LBRACK", "]": "_RBRACK",
-    '"': "STRING_OPEN",
 }
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
@@ -123,9 +133,11 @@ def tokens(source: Source) -> Iterator[Token]:
     run_match = _RUN_RE.match
     skip_match = _SKIP_RE.match
     run_start = _RUN_START
+    run_follow = _RUN_FOLLOW
+    special = _SPECIAL
+    str_match = _STR_RE.match
     run_end = -1  # where the run of path characters around `pos` ends
     keywords = _KEYWORDS
-    operators = _OPERATORS
 
     while True:
         mode = modes[-1]
@@ -143,9 +155,12 @@ def tokens(source: Source) -> Iterator[Token]:
             else:
                 kind = m.lastgroup
                 start = m.start(kind)
-                if text[start] in run_start:  # it might start a path or a URI instead
-                    if start >= run_end:
-                        run_end = run_match(text, start).end()  # type: ignore[union-attr]
+                # Might it start a path or a URI instead? Only if the run of
+                # path characters it begins goes on to a `/` or `:`.
+                after = m.end()
+                if (start >= run_end and text[start] in run_start
+                        and text[after:after + 1] in run_follow):
+                    run_end = run_match(text, start).end()  # type: ignore[union-attr]
                     if text.startswith(("/", ":"), run_end):
                         m = normal_match(text, pos)
                         kind = m.lastgroup  # type: ignore[union-attr]
@@ -161,11 +176,7 @@ def tokens(source: Source) -> Iterator[Token]:
             column = pos - line_start + 1
             if kind == "ID":
                 kind = keywords.get(value, "ID")
-            elif kind == "OP":
-                kind = operators[value]
-                if kind == "SLASH" and text.startswith("/*", pos):
-                    raise error(source, "unterminated comment", pos, pos + 2,
-                                 "add '*/' to close the comment")
+            elif kind in special:
                 if kind == "_LBRACE" or kind == "INTERP_OPEN":
                     modes.append(_NORMAL)
                     opened.append((value, line, column))
@@ -174,30 +185,47 @@ def tokens(source: Source) -> Iterator[Token]:
                         modes.pop()
                         opened.pop()
                 elif kind == "STRING_OPEN":
+                    # Most strings interpolate nothing: one STRING token then,
+                    # rather than an opening quote, the text and a closing quote.
+                    close = str_match(text, end).end()  # type: ignore[union-attr]
+                    if text.startswith('"', close):
+                        raw = text[end:close]
+                        value = _ESCAPE_RE.sub(_unescape, raw) if (
+                            "\\" in raw or "\r" in raw) else raw
+                        token, line, line_start = _spanning(
+                            "STRING", value, text, pos, close + 1, line, column, line_start,
+                            filename)
+                        yield token
+                        pos = close + 1
+                        continue
                     modes.append(_STRING)
                     opened.append(('"', line, column))
-            elif kind == "PATH":
-                kind = "PATH_START"
-                modes.append(_PATH_SLASH if value[-1] == "/" else _PATH)
-            elif kind == "PATH_INTERP":
-                kind = "PATH_START"
-                modes.append(_PATH_SLASH)
-            elif kind == "IND_OPEN":
-                kind = "IND_STRING_OPEN"
-                modes.append(_IND)
-                opened.append(("''", line, column))
-                if value[-1] == "\n":
-                    yield (kind, value, span(Span, (filename, line, column, line + 1, 1)), pos, end)
-                    line += 1
-                    line_start = end
-                    pos = end
-                    continue
-            elif kind == "INT":
-                if int(value) > _MAX_INT:
-                    raise error(source, f"invalid integer '{value}'", pos, end,
-                                 "Nix integers are 64-bit")
-            elif kind == "FLOAT" and float(value) == float("inf"):
-                raise error(source, f"invalid float '{value}'", pos, end)
+                elif kind == "SLASH":
+                    if text.startswith("/*", pos):
+                        raise error(source, "unterminated comment", pos, pos + 2,
+                                    "add '*/' to close the comment")
+                elif kind == "PATH":
+                    kind = "PATH_START"
+                    modes.append(_PATH_SLASH if value[-1] == "/" else _PATH)
+                elif kind == "PATH_INTERP":
+                    kind = "PATH_START"
+                    modes.append(_PATH_SLASH)
+                elif kind == "IND_STRING_OPEN":
+                    modes.append(_IND)
+                    opened.append(("''", line, column))
+                    if value[-1] == "\n":
+                        yield (kind, value, span(Span, (filename, line, column, line + 1, 1)),
+                               pos, end)
+                        line += 1
+                        line_start = end
+                        pos = end
+                        continue
+                elif kind == "INT":
+                    if int(value) > _MAX_INT:
+                        raise error(source, f"invalid integer '{value}'", pos, end,
+                                    "Nix integers are 64-bit")
+                elif float(value) == float("inf"):
+                    raise error(source, f"invalid float '{value}'", pos, end)
             yield (kind, value,
                    span(Span, (filename, line, column, line, column + end - pos)), pos, end)
             pos = end

@@ -18,6 +18,7 @@ Choices the AST contract leaves open:
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 from itertools import chain
@@ -38,6 +39,11 @@ Build = Callable[["_Nodes", Any, Span], Any]
 def parse(source: str, filename: str = "<string>") -> s.Expr:
     """Parse one Nix expression; raise :class:`NixSyntaxError` for anything invalid."""
     src = Source(source, filename)
+    # Parsing allocates a tuple or node per token and frees nothing; the cycle
+    # collector would keep rescanning them all (a third of the time) to find no
+    # cycle, since a syntax tree has none.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _Parser.get().run(src)
     except NixSyntaxError:
@@ -45,6 +51,9 @@ def parse(source: str, filename: str = "<string>") -> s.Expr:
     except RecursionError:
         raise error(src, "expression nested too deeply", 0, 0,
                     "split the expression into smaller pieces") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Parser:
@@ -61,7 +70,8 @@ class _Parser:
             (r.origin, r.size, r.size == 1 and r.expand1 and r.keep == (0,) and not r.splice)
             + _build_for(r) for r in tables.rules
         )
-        self.units: dict[tuple[int, int, str], int] = {}
+        # lookahead -> (state below * number of states + top state) -> state
+        self.units: dict[str, dict[int, int]] = {}
 
     def unit_chain(self, below: int, top: int, kind: str) -> int:
         """The state after every unit reduction that ``kind`` triggers on ``top``."""
@@ -81,8 +91,10 @@ class _Parser:
         actions = self.actions
         rules = self.rules
         end = self.end
+        width = len(actions)
         units = self.units
-        states = [self.start]
+        state = self.start
+        states = [state]
         values: list[Any] = []
         spans: list[Span] = []
         filename = source.filename
@@ -94,11 +106,15 @@ class _Parser:
         last = ("$END", "", Span(filename, line, column, line, column), len(text), len(text))
         for token in chain(tokens(source), (last,)):
             kind = token[0]
+            chains = units.get(kind)
+            if chains is None:
+                chains = units[kind] = {}
             while True:
-                code = actions[states[-1]].get(kind)
+                code = actions[state].get(kind)
                 if code is None:
-                    raise _syntax_error(source, token, actions[states[-1]], values)
+                    raise _syntax_error(source, token, actions[state], values)
                 if code >= 0:
+                    state = code
                     push_state(code)
                     push_value(token)
                     push_span(token[2])
@@ -106,12 +122,13 @@ class _Parser:
                 origin, size, unit, pick, build = rules[~code]
                 if unit:
                     # Most reductions only hand an operand up the precedence
-                    # levels; their chain depends on nothing but these three.
-                    key = (states[-2], states[-1], kind)
-                    top = units.get(key)
+                    # levels; where the chain ends depends on nothing but the
+                    # lookahead and the two states on top.
+                    key = states[-2] * width + state
+                    top = chains.get(key)
                     if top is None:
-                        top = units[key] = self.unit_chain(states[-2], states[-1], kind)
-                    states[-1] = top
+                        top = chains[key] = self.unit_chain(states[-2], state, kind)
+                    state = states[-1] = top
                     continue
                 if size:
                     children = values[-size:]
@@ -126,10 +143,11 @@ class _Parser:
                     children = []
                     here = token[2]
                     pos = new_span(Span, (filename, here[1], here[2], here[1], here[2]))
-                push_state(actions[states[-1]][origin])
+                state = actions[states[-1]][origin]
+                push_state(state)
                 push_value(build(nodes, pick(children) if pick else children, pos))
                 push_span(pos)
-                if states[-1] == end:
+                if state == end:
                     return values[-1]  # type: ignore[no-any-return]
 
 
@@ -220,6 +238,10 @@ class _Nodes:
     def string(self, kept: list[Any], pos: Span) -> s.Expr:
         parts = [c[1] if type(c) is tuple else c for c in kept[1:-1]]
         return s.Str(_merge(parts), pos)
+
+    def plain_string(self, kept: list[Any], pos: Span) -> s.Expr:
+        value = kept[0][1]
+        return s.Str((value,) if value else (), pos)
 
     def interp(self, kept: list[Any], pos: Span) -> s.Expr:
         return kept[1]  # type: ignore[no-any-return]
@@ -388,7 +410,8 @@ _DESCRIPTIONS = {
     "SPATH": "a search path", "OR_KW": "'or'", "ELLIPSIS": "'...'",
     "_IF": "'if'", "_THEN": "'then'", "_ELSE": "'else'", "_ASSERT": "'assert'",
     "_WITH": "'with'", "_LET": "'let'", "_IN": "'in'", "_REC": "'rec'",
-    "_INHERIT": "'inherit'", "STRING_OPEN": "a string", "STR_PART": "string text",
+    "_INHERIT": "'inherit'", "STRING": "a string", "STRING_OPEN": "a string",
+    "STR_PART": "string text",
     "STRING_CLOSE": "'\"'", "INTERP_OPEN": "'${'", "IND_STRING_OPEN": "an indented string",
     "IND_STR_PART": "string text", "IND_STR_ESCAPE": "string text",
     "IND_STRING_CLOSE": "\"''\"", "PATH_START": "a path", "PATH_STR": "a path segment",
@@ -401,8 +424,9 @@ _DESCRIPTIONS = {
     "_AT": "'@'", "_DOT": "'.'", "_COMMA": "','", "_ASSIGN": "'='", "$END": "end of file",
 }
 _EXPR_START = frozenset({
-    "ID", "INT", "FLOAT", "URI", "SPATH", "STRING_OPEN", "IND_STRING_OPEN", "PATH_START",
-    "_LPAREN", "_LBRACE", "_LBRACK", "_LET", "_REC", "_IF", "_ASSERT", "_WITH", "NOT", "MINUS",
+    "STRING", "ID", "INT", "FLOAT", "URI", "SPATH", "STRING_OPEN", "IND_STRING_OPEN",
+    "PATH_START", "_LPAREN", "_LBRACE", "_LBRACK", "_LET", "_REC", "_IF", "_ASSERT", "_WITH",
+    "NOT", "MINUS",
 })
 # Terminals that would merely extend the expression before the error.
 _CONTINUATIONS = _EXPR_START | frozenset({
@@ -429,7 +453,9 @@ def _describe(token: Token) -> str:
         return "end of file"
     if kind in ("ID", "INT", "FLOAT", "URI", "SPATH", "PATH_START"):
         return f"'{token[1]}'"
-    return _DESCRIPTIONS.get(kind, repr(token[1]))
+    described = _DESCRIPTIONS.get(kind, repr(token[1]))
+    # "unexpected string", not "unexpected a string"
+    return described.removeprefix("a ").removeprefix("an ")
 
 
 def _syntax_error(source: Source, token: Token, row: dict[str, int], values: list[Any]
