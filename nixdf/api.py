@@ -7,27 +7,15 @@ attaches the source text to errors so they can show the offending line.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import defaults
-from .buildlog import nix_failure
-from .engine import (
-    BuildRequest,
-    Command,
-    Engine,
-    PassThrough,
-    build_commands,
-    check_supported,
-    probe,
-    run,
-)
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import evaluation, find_images
 from .inputs import nix_inputs
@@ -45,9 +33,16 @@ from .render import render
 from .spec import REFERENCE, ImageSpec, to_specs
 from .syntax import Expr
 
+# What only a build needs (the engine, its log reader, their subprocess) is imported
+# by the functions that build: `nixdf render` never pays for it.
+if TYPE_CHECKING:
+    from .engine import BuildRequest, Command, Engine, PassThrough
+
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
+    """How to render: the builder image, the package set, the target, the caches."""
+
     nix_image: str = defaults.NIX_IMAGE
     nixpkgs: str | None = None
     compat: str | None = None
@@ -58,24 +53,27 @@ class RenderOptions:
     def caches(self) -> NixCaches:
         """The binary-cache options, checked: they reach the builder's shell."""
         for url in self.substituters:
-            if not _SUBSTITUTER.fullmatch(url):
+            if not re.fullmatch(_SUBSTITUTER, url):
                 raise UsageError(f"--substituter {url}: not a URL nixdf can pass on",
                                  hint="a URL such as https://cache.example.org, without "
                                  "spaces, quotes, '$' or '\\'.")
         for key in self.trusted_keys:
-            if not _PUBLIC_KEY.fullmatch(key):
+            if not re.fullmatch(_PUBLIC_KEY, key):
                 raise UsageError(f"--trusted-public-key {key}: not a Nix public key",
                                  hint="NAME:BASE64, as nix-store --generate-binary-cache-key "
                                  "writes it.")
         return NixCaches(self.substituters, self.trusted_keys, self.netrc)
 
 
-_SUBSTITUTER = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"\\$`]+")
-_PUBLIC_KEY = re.compile(r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}")
+# Patterns, compiled (and cached by re) the first time a cache option is given.
+_SUBSTITUTER = r"[a-z][a-z0-9+.-]*://[^\s'\"\\$`]+"
+_PUBLIC_KEY = r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}"
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """A Dockerfile, its plan, and the package-set directory it needs from outside the context."""
+
     nixfile: Path
     plan: DockerfilePlan
     text: str
@@ -157,6 +155,8 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write, fsync, rename: a reader sees the old file or the new one, never half."""
+    import tempfile
+
     path = path.resolve()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -184,6 +184,8 @@ def staleness(path: Path, text: str) -> str:
         raise UsageError(f"{path}: cannot read it: {err.strerror}") from None
     if current == text:
         return ""
+    import difflib
+
     name = _display_name(path)
     return "".join(difflib.unified_diff(current.splitlines(keepends=True),
                                         text.splitlines(keepends=True),
@@ -192,6 +194,8 @@ def staleness(path: Path, text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BuildPlan:
+    """A build ready to run: the engine, one request per image, the Dockerfile."""
+
     engine: Engine
     requests: tuple[BuildRequest, ...]
     rendered: Rendered
@@ -199,6 +203,8 @@ class BuildPlan:
     @property
     def commands(self) -> tuple[Command, ...]:
         """Every process, in order; the package-set image is made once for all targets."""
+        from .engine import build_commands
+
         commands: list[Command] = []
         for request in self.requests:
             commands += [c for c in build_commands(self.engine, request) if c not in commands]
@@ -212,6 +218,8 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
 
     Without ``target`` every image is built, each tagged with its Nixfile name:tag.
     """
+    from .engine import BuildRequest, PassThrough, check_supported, probe
+
     engine = engine or probe(engine_choice)
     passthrough = passthrough or PassThrough()
     check_supported(engine, passthrough)
@@ -245,6 +253,8 @@ def build(prepared: BuildPlan) -> None:
     When Nix rejected the Nixfile inside the builder, the error says where, in
     the Nixfile's own terms, rather than only that the build failed.
     """
+    from .engine import run
+
     for command in prepared.commands:
         try:
             run(prepared.engine, command, prepared.rendered.text)
@@ -256,6 +266,8 @@ def build(prepared: BuildPlan) -> None:
 
 
 def _nix_error(err: EngineError, context: Path) -> NixdfError | None:
+    from .buildlog import nix_failure
+
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
         return None

@@ -4,20 +4,17 @@ Exit codes: 0 success, 1 a checked Dockerfile is stale, 2 bad Nixfile or usage,
 3 the engine is missing or the build failed, 70 a bug in nixdf.
 """
 
-from __future__ import annotations
-
-import shlex
+# No `from __future__ import annotations` here: typer reads the commands' annotations,
+# and strings would be compiled and evaluated (twice) on every run. Only what `render`
+# needs is imported at the top; the build's modules are imported by `build` itself.
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from . import api, defaults
-from .engine import PassThrough
 from .errors import NixdfError, UsageError
-from .plan import NETRC_SECRET
 
 app = typer.Typer(
     add_completion=True,
@@ -71,6 +68,8 @@ def _guard(func):  # type: ignore[no-untyped-def]
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception:
+            import traceback
+
             print("nixdf: internal error, please report it with this output:", file=sys.stderr)
             traceback.print_exc()
             raise typer.Exit(70) from None
@@ -216,6 +215,9 @@ def build(
 
     Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
+    from .engine import PassThrough
+    from .plan import NETRC_SECRET
+
     secrets = tuple(secret or ())
     if netrc is not None:
         if not netrc.is_file():
@@ -243,6 +245,8 @@ def build(
 def _print_commands(prepared: api.BuildPlan, nixfile: Path,
                     options: api.RenderOptions) -> None:
     """The build as shell commands that run as printed."""
+    import shlex
+
     render_argv = ["nixdf", "render", str(nixfile), "--nix-image", options.nix_image]
     if options.nixpkgs is not None:
         render_argv += ["--nixpkgs", options.nixpkgs]

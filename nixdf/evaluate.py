@@ -69,6 +69,8 @@ class Thunk:
 
 @dataclass(eq=False, slots=True)
 class Attrs:
+    """A Nix attribute set: unevaluated values, and where each key was defined."""
+
     items: dict[str, Thunk]
     key_spans: dict[str, Span]
     span: Span
@@ -81,18 +83,24 @@ class BuiltinsSet(Attrs):
 
 @dataclass(eq=False, slots=True)
 class ListValue:
+    """A Nix list of unevaluated items."""
+
     items: tuple[Thunk, ...]
     span: Span
 
 
 @dataclass(eq=False, slots=True)
 class Closure:
+    """A Nix function and the scope it was defined in."""
+
     func: s.Lambda
     env: Env
 
 
 @dataclass(eq=False, slots=True)
 class Primop:
+    """A builtin function; ``args`` are those applied so far, fewer than ``arity``."""
+
     name: str
     arity: int
     impl: Callable[[list[Thunk], Span], Value]
@@ -118,6 +126,8 @@ class PulledImage:
 
 @dataclass(frozen=True, slots=True)
 class PathValue:
+    """A Nix path, as the text it evaluates to."""
+
     value: str
 
 
@@ -136,6 +146,8 @@ Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined f
 
 @dataclass(eq=False, slots=True)
 class Env:
+    """A scope: its bindings, the enclosing scope, and the set of a ``with``."""
+
     vars: dict[str, Thunk]
     parent: Env | None = None
     # A `with` scope: consulted only when no lexical binding matches.

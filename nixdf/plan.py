@@ -6,7 +6,6 @@ and how the Nix store cache is keyed; ``render`` turns it into Dockerfile text.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +59,8 @@ class NixCaches:
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
+    """What the plan needs besides the image specs: the command line's choices."""
+
     nix_image: str
     nixpkgs: Nixpkgs
     nixfile: str
@@ -102,6 +103,8 @@ class ImageStage:
 
 @dataclass(frozen=True, slots=True)
 class DockerfilePlan:
+    """The whole Dockerfile: its header, the build stages and the image stages, in order."""
+
     syntax: str | None
     link: bool
     nixfile: str
@@ -154,8 +157,11 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
 def cache_id(nix_image: str) -> str:
     """A cache per builder image: a store seeded from one image never meets another's."""
     _, _, digest = nix_image.partition("@sha256:")
-    key = digest[:16] if digest else hashlib.sha256(nix_image.encode()).hexdigest()[:16]
-    return f"nixdf-nix-{key}"
+    if not digest:
+        import hashlib  # only an image named without a digest needs it
+
+        digest = hashlib.sha256(nix_image.encode()).hexdigest()
+    return f"nixdf-nix-{digest[:16]}"
 
 
 def _stage_name(spec: ImageSpec) -> str:

@@ -8,12 +8,15 @@ can neither start a new instruction nor expand a variable it did not mean to.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from functools import cache
+from hashlib import sha256
 
 import jinja2
 
 from .builders import BUILDERS, PLANNED_BUILDERS
+from .cachedir import cache_dir
 from .plan import (
     BUILDER_STAGE,
     EXTERNAL_NIXPKGS,
@@ -98,10 +101,52 @@ def nix_string(text: str) -> str:
     return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
 
 
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """The templates as compiled by an earlier run: loading them costs a fraction of
+    compiling them again, which was most of a cold ``nixdf render``.
+
+    A best effort: an entry that cannot be read is a miss, one that cannot be
+    written is not kept, and neither is an error.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry: compile the template instead
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache() -> _TemplateCache | None:
+    """The cache under :func:`nixdf.cachedir.cache_dir`; None if there is no home.
+
+    jinja2 checks each entry against its template's text. The directory is named
+    after all else that shapes the compiled code: jinja2's version and this
+    module, which sets the environment's options and filters.
+    """
+    directory = cache_dir()
+    version = getattr(jinja2, "__version__", None)
+    if directory is None or not version:
+        return None
+    try:
+        with open(__file__, "rb") as this_module:
+            key = sha256(this_module.read() + version.encode()).hexdigest()[:16]
+    except OSError:
+        return None
+    return _TemplateCache(str(directory / f"templates-{key}"))
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("nixdf.templates", "."),
+        bytecode_cache=_template_cache(),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

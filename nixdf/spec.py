@@ -7,7 +7,6 @@ shape; anything else is Nix's business in the builder.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -203,6 +202,8 @@ def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     folded = {c.lower(): c for c in choices}
     if word.lower() in folded:
         return f"did you mean '{folded[word.lower()]}'? (names are case-sensitive)"
+    import difflib  # only a misspelt name needs it
+
     close = difflib.get_close_matches(word, choices, n=1)
     return f"did you mean '{close[0]}'?" if close else "expected one of: " + ", ".join(choices)
 

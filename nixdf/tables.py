@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .cachedir import cache_dir
+
 __all__ = ["Rule", "Tables", "compile_tables", "load"]
 
 # Bump when the layout of what :func:`_to_data` returns changes.
@@ -116,16 +118,14 @@ def _from_data(data: tuple[object, ...]) -> Tables:
     return Tables(actions, tuple(Rule(*r) for r in rules), start, end)  # type: ignore[arg-type]
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nixdf"
-
-
 def load(grammar: str | None = None) -> Tables:
     """The tables, from the cache when it holds this grammar's, else made and cached."""
     grammar = grammar if grammar is not None else _grammar_text()
+    directory = cache_dir()
+    if directory is None:
+        return compile_tables(grammar)
     key = hashlib.sha256(f"{_FORMAT}\0{grammar}".encode()).hexdigest()[:32]
-    path = _cache_dir() / f"nix-lalr-{key}.marshal"
+    path = directory / f"nix-lalr-{key}.marshal"
     try:
         return _from_data(marshal.loads(path.read_bytes()))
     except (OSError, ValueError, EOFError, TypeError):

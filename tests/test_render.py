@@ -7,7 +7,7 @@ from pathlib import Path
 import dockerfile
 import pytest
 
-from nixdf import api
+from nixdf import api, render
 from nixdf.defaults import NIX_IMAGE
 from nixdf.errors import NixdfError
 from nixdf.render import duration
@@ -122,3 +122,37 @@ def test_pull_image_becomes_a_base_pinned_by_digest(tmp_path: Path) -> None:
 }}''')
     text = api.render_path(nixfile, api.RenderOptions()).text
     assert f"FROM library/debian@{DIGEST} AS x" in text.splitlines()
+
+
+@pytest.fixture
+def template_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A fresh jinja2 environment whose compiled-template cache lives under tmp_path."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    render._environment.cache_clear()
+    yield tmp_path / "cache"
+    render._environment.cache_clear()
+
+
+@pytest.mark.parametrize("damage", [None, "garbage", "unwritable"])
+def test_compiled_template_cache_never_changes_the_output(
+        template_cache: Path, damage: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    nixfile = ROOT / "examples" / "redis" / "Nixfile"
+    expected = _render(nixfile, None)  # the first run compiles and fills the cache
+    entries = sorted(template_cache.glob("nixdf/templates-*/*.cache"))
+    assert len(entries) == 4
+    if damage is None:  # the next run loads every template, compiling none
+
+        def no_compile(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a cached template was compiled again")
+
+        monkeypatch.setattr(render.jinja2.Environment, "compile", no_compile)
+    elif damage == "garbage":
+        for entry in entries:
+            entry.write_bytes(entry.read_bytes()[:40])
+    elif damage == "unwritable":  # a file where the cache directory should be
+        for entry in entries:
+            entry.unlink()
+        entries[0].parent.rmdir()
+        entries[0].parent.write_text("")
+    render._environment.cache_clear()
+    assert _render(nixfile, None) == expected
