@@ -198,8 +198,10 @@ def to_nix_parse_format(expr: s.Expr, base: str = "/") -> str:
     if isinstance(expr, s.Lambda):
         out = ["("]
         if expr.formals is not None:
+            # Nix 2.8 orders formals, like attributes, by symbol address: sort them.
+            formals = sorted(expr.formals.items, key=lambda f: f.name.encode())
             items = [f.name + (f" ? {to_nix_parse_format(f.default, base)}" if f.default else "")
-                     for f in expr.formals.items]
+                     for f in formals]
             if expr.formals.ellipsis:
                 items.append("...")
             out.append("{ " + ", ".join(items) + " }")
@@ -243,39 +245,90 @@ _LITERAL_SPLIT = re.compile(r'("(?:[^"\\]|\\.)*")', re.S)
 def merge_literals(text: str) -> str:
     """Join adjacent string literals of a printed concatenation and drop empty ones.
 
-    Nix keeps an indented string's lexer pieces (``''$`` is a piece of its
-    own) and empty pieces; the AST contract merges them.
+    Nix keeps an indented string's lexer pieces (``''$`` and a lone ``'`` are
+    pieces of their own) and empty pieces; the AST contract merges them.
     """
-    pieces = _LITERAL_SPLIT.split(text)
+    # (is a string literal, text); split() alternates code and literals
+    pieces = [[i % 2 == 1, piece] for i, piece in enumerate(_LITERAL_SPLIT.split(text))]
     changed = True
     while changed:
         changed = False
-        for i in range(1, len(pieces) - 2, 2):
-            if pieces[i + 1] == " + ":
-                pieces[i:i + 3] = [pieces[i][:-1] + pieces[i + 2][1:]]
-                changed = True
-                break
-            if pieces[i] == '""' and pieces[i + 1].startswith(" + ") and pieces[i - 1].endswith(
-                    ("(", " + ")):
-                pieces[i:i + 2] = ["", pieces[i + 1][3:]]
-                pieces[i - 1:i + 1] = [pieces[i - 1] + pieces[i]]
-                changed = True
-                break
-            if (pieces[i - 1].endswith("(") and pieces[i + 1].startswith(")")
-                    and not pieces[i - 1].endswith("[ (")):
-                pieces[i - 1:i + 2] = [pieces[i - 1][:-1] + pieces[i] + pieces[i + 1][1:]]
-                changed = True
-                break
-    return "".join(pieces)
+        for i in range(1, len(pieces) - 1):
+            literal, piece = pieces[i]
+            if not literal:
+                continue
+            before, after = pieces[i - 1], pieces[i + 1]
+            if after[1] == " + " and i + 2 < len(pieces) and pieces[i + 2][0]:
+                pieces[i:i + 3] = [[True, piece[:-1] + pieces[i + 2][1][1:]]]
+            elif piece == '""' and after[1].startswith(" + ") and before[1].endswith(("(", " + ")):
+                after[1] = after[1][3:]
+                del pieces[i]
+            elif piece == '""' and before[1].endswith(" + ") and after[1].startswith(")"):
+                before[1] = before[1][:-3]
+                del pieces[i]
+            elif (before[1].endswith("(") and after[1].startswith(")")
+                  and not before[1].endswith("[ (")):
+                before[1] = before[1][:-1]
+                after[1] = after[1][1:]
+            else:
+                continue
+            changed = True
+            break
+    return "".join(piece for _, piece in pieces)
 
 
 _DIR_BEFORE_PLUS = re.compile(r"(?<=[ (\[])(/[A-Za-z0-9._\-+/]*)(?= \+ )")
+
+
+# Nix prints a keyword used as an attribute name bare (`{ assert = 1; }`), and
+# the root path as `/`; neither reads back.
+_KEYWORD_NAME = re.compile(r"(?<=[{;] )(assert|else|if|in|inherit|let|rec|then|with)(?= = )")
+_ROOT_PATH = re.compile(r"(?<=[ (\[])/(?=[ )\];])")
 
 
 def canonical(printed: str, base: str) -> str:
     """Reparse printed output and print it again, which sorts every attribute set.
 
     A path that ends in ``/`` before an interpolation prints as a path token
-    Nix cannot read back, so it goes back in as a string.
+    Nix cannot read back, so it goes back in as a string; so do the root path
+    and keywords used as attribute names.
     """
-    return to_nix_parse_format(parse(_DIR_BEFORE_PLUS.sub(r'"\1"', printed)), base)
+    readable = _DIR_BEFORE_PLUS.sub(r'"\1"', printed)
+    readable = _ROOT_PATH.sub('"/"', _KEYWORD_NAME.sub(r'"\1"', readable))
+    readable = _parenthesise_asserts(readable)
+    return to_nix_parse_format(parse(readable), base)
+
+
+_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"|\bassert\b|[()\[\]{};]', re.S)
+
+
+def _parenthesise_asserts(printed: str) -> str:
+    """``(f assert c; b)``, as Nix prints an assert argument, does not parse:
+    make it ``(f (assert c; b))``. An assert's body runs to the end of the
+    bracket it stands in, or to the next ``;`` there that is not another
+    assert's own (``{ a = assert c; b; }``)."""
+    inserts: list[tuple[int, str]] = []
+    # per open bracket: [asserts still owed their own `;`, asserts whose body is open]
+    levels: list[list[int]] = [[0, 0]]
+    for match in _SCAN.finditer(printed):
+        token = match.group()
+        level = levels[-1]
+        if token == "assert":
+            inserts.append((match.start(), "("))
+            level[0] += 1
+        elif token == ";":
+            if level[0]:
+                level[0] -= 1
+                level[1] += 1
+            else:
+                inserts.extend((match.start(), ")") for _ in range(level[1]))
+                level[1] = 0
+        elif token in "([{":
+            levels.append([0, 0])
+        elif token in ")]}":
+            inserts.extend((match.start(), ")") for _ in range(levels.pop()[1]))
+    inserts.extend((len(printed), ")") for _ in range(levels.pop()[1]))
+    out = printed
+    for index, text in sorted(inserts, key=lambda item: item[0], reverse=True):
+        out = out[:index] + text + out[index:]
+    return out
