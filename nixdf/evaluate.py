@@ -624,6 +624,27 @@ def _opaque_primop(name: str, arity: int) -> Primop:
     return Primop(name, arity, impl)
 
 
+def _foldl(args: list[Thunk], span: Span) -> Value:
+    """``foldl' op nul list``: strict in the accumulator, as Nix's is."""
+    op, items = args[0].force(), args[2].force()
+    if isinstance(items, Opaque):
+        return Opaque(f"a fold over {items.description}", span)
+    _expect(items, ListValue, span)
+    assert isinstance(items, ListValue)
+    acc = args[1]
+    for item in items.items:
+        acc = Thunk.of(apply(apply(op, acc, span), item, span))
+    return acc.force()
+
+
+def _to_int(args: list[Value], span: Span) -> Value:
+    # lib.toInt: decimal digits, optionally signed and surrounded by whitespace.
+    text = _coerce_to_string(args[0], span)
+    if not re.fullmatch(r"\s*-?(0|[1-9][0-9]*)\s*", text):
+        raise EvalError(f"lib.toInt: could not convert {text!r} to an integer", span)
+    return int(text)
+
+
 def _throw(args: list[Value], span: Span) -> Value:
     raise EvalError(f"evaluation aborted: {_coerce_to_string(args[0], span)}", span)
 
@@ -851,6 +872,7 @@ def _builtins() -> dict[str, Value]:
         "toString": _lenient("toString", 1, _to_string),
         "concatStringsSep": _lenient("concatStringsSep", 2, _concat_strings_sep),
         "map": Primop("map", 2, _map),
+        "foldl'": Primop("foldl'", 3, _foldl),
         "attrNames": _lenient("attrNames", 1, _attr_names),
         "length": _lenient("length", 1, _length),
         "toJSON": _lenient("toJSON", 1, _to_json),
@@ -890,6 +912,8 @@ _LIB: dict[str, Value] = {
     "hasSuffix": _lenient("hasSuffix", 2, _has_suffix),
     "filter": Primop("filter", 2, _filter),
     "elem": _lenient("elem", 2, _elem),
+    "foldl'": Primop("foldl'", 3, _foldl),
+    "toInt": _lenient("toInt", 1, _to_int),
 }
 
 

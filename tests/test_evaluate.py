@@ -102,7 +102,7 @@ LIB_STAND_IN = (
     'optionalString = c: s: if c then s else ""; '
     "mapAttrsToList = f: a: map (n: f n a.${n}) (builtins.attrNames a); "
     "concatMapStringsSep = sep: f: l: builtins.concatStringsSep sep (map f l); "
-    "concatLists = builtins.concatLists; }")
+    "concatLists = builtins.concatLists; toInt = builtins.fromJSON; }")
 
 AGREES_WITH_NIX = [
     'lib.optional true "a" ++ lib.optional false "b"',
@@ -121,6 +121,9 @@ AGREES_WITH_NIX = [
     '{ name = "y"; value = 2; } ])',
     'with lib; optional true "w"',
     'lib.concatLists [ [ "a" ] [ "b" ] ]',
+    # the two that image calls in the corpus use and nixdf lacked (corpus.py functions)
+    'builtins.foldl\' (acc: x: acc ++ [ x "-" ]) [ "s" ] [ "a" "b" ]',
+    '[ (toString (lib.toInt "42" + 1)) ]',
 ]
 
 
