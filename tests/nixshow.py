@@ -299,14 +299,16 @@ def canonical(printed: str, base: str) -> str:
     return to_nix_parse_format(parse(readable), base)
 
 
-_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"|\bassert\b|[()\[\]{};]', re.S)
+_SCAN = re.compile(r""""(?:[^"\\]|\\.)*"|(?<![\w'.-])(?:assert|then|else)(?![\w'-])|[()\[\]{};,]""",
+                   re.S)
 
 
 def _parenthesise_asserts(printed: str) -> str:
     """``(f assert c; b)``, as Nix prints an assert argument, does not parse:
     make it ``(f (assert c; b))``. An assert's body runs to the end of the
     bracket it stands in, or to the next ``;`` there that is not another
-    assert's own (``{ a = assert c; b; }``)."""
+    assert's own (``{ a = assert c; b; }``), or to a ``then``, ``else`` or
+    ``,`` there."""
     inserts: list[tuple[int, str]] = []
     # per open bracket: [asserts still owed their own `;`, asserts whose body is open]
     levels: list[list[int]] = [[0, 0]]
@@ -316,8 +318,8 @@ def _parenthesise_asserts(printed: str) -> str:
         if token == "assert":
             inserts.append((match.start(), "("))
             level[0] += 1
-        elif token == ";":
-            if level[0]:
+        elif token in (";", "then", "else", ","):
+            if token == ";" and level[0]:
                 level[0] -= 1
                 level[1] += 1
             else:
