@@ -72,6 +72,8 @@ class PassThrough:
 
 @dataclass(frozen=True, slots=True)
 class BuildRequest:
+    """One build: its context, target stage, tags, and the options passed on to the engine."""
+
     context: Path
     target: str | None
     tags: tuple[str, ...]

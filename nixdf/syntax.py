@@ -14,12 +14,16 @@ from .errors import Span
 
 @dataclass(frozen=True, slots=True)
 class Int:
+    """``42``: a 64-bit integer."""
+
     value: int
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Float:
+    """``1.5``, ``.5``, ``1e3``."""
+
     value: float
     span: Span
 
@@ -51,12 +55,16 @@ class SearchPath:
 
 @dataclass(frozen=True, slots=True)
 class Uri:
+    """``https://example.org/x``: an unquoted URI, a string."""
+
     value: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Ident:
+    """A variable: ``pkgs``."""
+
     name: str
     span: Span
 
@@ -103,6 +111,8 @@ Bind = Binding | Inherit
 
 @dataclass(frozen=True, slots=True)
 class AttrSet:
+    """``{ a = 1; }`` or, with ``recursive``, ``rec { ... }``."""
+
     bindings: tuple[Bind, ...]
     recursive: bool
     span: Span
@@ -110,6 +120,8 @@ class AttrSet:
 
 @dataclass(frozen=True, slots=True)
 class List:
+    """``[ a b ]``."""
+
     items: tuple[Expr, ...]
     span: Span
 
@@ -135,6 +147,8 @@ class HasAttr:
 
 @dataclass(frozen=True, slots=True)
 class Let:
+    """``let bindings in body``."""
+
     bindings: tuple[Bind, ...]
     body: Expr
     span: Span
@@ -142,6 +156,8 @@ class Let:
 
 @dataclass(frozen=True, slots=True)
 class With:
+    """``with env; body``."""
+
     env: Expr
     body: Expr
     span: Span
@@ -149,6 +165,8 @@ class With:
 
 @dataclass(frozen=True, slots=True)
 class Assert:
+    """``assert cond; body``."""
+
     cond: Expr
     body: Expr
     span: Span
@@ -156,6 +174,8 @@ class Assert:
 
 @dataclass(frozen=True, slots=True)
 class If:
+    """``if cond then a else b``."""
+
     cond: Expr
     then: Expr
     else_: Expr
@@ -164,6 +184,8 @@ class If:
 
 @dataclass(frozen=True, slots=True)
 class Formal:
+    """One argument of a ``{ ... }:`` function, with its default if it has one."""
+
     name: str
     default: Expr | None
     span: Span
@@ -171,6 +193,8 @@ class Formal:
 
 @dataclass(frozen=True, slots=True)
 class Formals:
+    """The ``{ a, b ? 1, ... }`` of a function; ``ellipsis`` for ``...``."""
+
     items: tuple[Formal, ...]
     ellipsis: bool
     span: Span
@@ -188,6 +212,8 @@ class Lambda:
 
 @dataclass(frozen=True, slots=True)
 class Apply:
+    """``func arg``: one argument; ``f a b`` is ``Apply(Apply(f, a), b)``."""
+
     func: Expr
     arg: Expr
     span: Span
