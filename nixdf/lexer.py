@@ -232,8 +232,11 @@ def tokens(source: Source) -> Iterator[Token]:
             continue
 
         column = pos - line_start + 1
-        # Both kinds of string open an interpolation the same way.
-        if mode in (_STRING, _IND) and text.startswith("${", pos):
+        # Strings and paths open an interpolation the same way; after one, a
+        # path may end or go on, even with a trailing slash before it.
+        if text.startswith("${", pos):
+            if mode == _PATH_SLASH:
+                modes[-1] = _PATH
             modes.append(_NORMAL)
             opened.append(("${", line, column))
             yield ("INTERP_OPEN", "${",
@@ -306,14 +309,6 @@ def tokens(source: Source) -> Iterator[Token]:
             continue
 
         # Inside a path, right after a segment or an interpolation.
-        if text.startswith("${", pos):
-            modes[-1] = _PATH
-            modes.append(_NORMAL)
-            opened.append(("${", line, column))
-            yield ("INTERP_OPEN", "${",
-                   span(Span, (filename, line, column, line, column + 2)), pos, pos + 2)
-            pos += 2
-            continue
         m = _PATH_MORE_RE.match(text, pos)
         if m is not None:
             end = m.end()
