@@ -67,12 +67,14 @@ def compile_tables(grammar: str | None = None) -> Tables:
     from lark.lexer import Lexer
     from lark.parsers.lalr_analysis import Shift
 
-    class _NoLexer(Lexer):  # the terminals are %declare'd: nixdf.lexer makes them
+    class _NoLexer(Lexer):
+        """lark wants a lexer class; the terminals are %declare'd and nixdf.lexer makes them."""
+
         def __init__(self, lexer_conf: object) -> None:
             pass
 
         def lex(self, *args: object) -> None:
-            raise NotImplementedError
+            raise RuntimeError("these tables are driven by nixdf.parse, not by lark")
 
     lark = Lark(grammar if grammar is not None else _grammar_text(), parser="lalr",
                 lexer=_NoLexer, maybe_placeholders=False, strict=True)
