@@ -29,7 +29,7 @@ from .plan import (
     PlanOptions,
     plan,
 )
-from .render import render
+from .render import render, render_gc
 from .spec import REFERENCE, ImageSpec, to_specs
 from .syntax import Expr
 
@@ -286,3 +286,66 @@ def _nix_error(err: EngineError, context: Path) -> NixdfError | None:
     if path.is_file():
         located.with_source(path.read_text(encoding="utf-8"))
     return located
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1.5GiB``, ``0``: bytes, the units binary as du's are."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(f"--keep {text}: not a size", hint="a number of bytes, or with K, M, G "
+                         "or T: 0, 500M, 2G.")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlan:
+    """``nixdf gc`` ready to run: the engine, and the Dockerfile that collects the garbage."""
+
+    engine: Engine
+    nix_image: str
+    dockerfile: str
+
+    def command(self, context: Path, report: Path) -> Command:
+        from .engine import gc_command
+
+        return gc_command(self.engine, context, report)
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """The store in the cache mount before and after, in bytes."""
+
+    before: int
+    after: int
+
+
+def prepare_gc(nix_image: str, keep: int, engine_choice: str = "auto") -> GcPlan:
+    """Collect the garbage of the /nix cache mount that builds on ``nix_image`` share."""
+    from .engine import probe
+
+    if not REFERENCE.fullmatch(nix_image):
+        raise UsageError(f"--nix-image {nix_image}: not an image reference",
+                         hint="NAME[:TAG][@sha256:DIGEST].")
+    return GcPlan(probe(engine_choice), nix_image, render_gc(nix_image, keep))
+
+
+def gc(plan: GcPlan) -> GcReport:
+    """Run it; the store's size comes back as a file in the build's local output."""
+    import tempfile
+
+    from .engine import run
+
+    with tempfile.TemporaryDirectory(prefix="nixdf-gc-") as scratch:
+        context, report = Path(scratch, "context"), Path(scratch, "report")
+        context.mkdir()
+        run(plan.engine, plan.command(context, report), plan.dockerfile)
+        try:
+            lines = (report / "nixdf-gc.txt").read_text().split()
+            sizes = dict(line.split("=", 1) for line in lines)
+            return GcReport(int(sizes["before"]) * 1024, int(sizes["after"]) * 1024)
+        except (OSError, KeyError, ValueError) as err:
+            raise EngineError(f"nixdf gc: the build left no report ({err})") from None

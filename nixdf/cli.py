@@ -15,6 +15,7 @@ import typer
 
 from . import api, defaults
 from .errors import NixdfError, UsageError
+from .render import size_text
 
 app = typer.Typer(
     add_completion=True,
@@ -25,6 +26,9 @@ app = typer.Typer(
     "3 engine missing or build failed.",
 )
 
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="auto (docker, or podman when there is no docker client), buildx, "
+    "docker or podman.")]
 NixfileArg = Annotated[Path, typer.Argument(help="The Nixfile (default: ./Nixfile).")]
 NixImage = Annotated[str, typer.Option("--nix-image", help="The Nix builder image.",
                                        metavar="REF")]
@@ -203,9 +207,7 @@ def build(
     netrc: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--netrc", metavar="FILE", help="Credentials for the binary caches, given to the "
         "build as a secret: never in a layer, the cache key or the history.")] = None,
-    engine: Annotated[str, typer.Option(
-        "--engine", help="auto (docker, or podman when there is no docker client), buildx, "
-        "docker or podman.")] = "auto",
+    engine: EngineOpt = "auto",
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -240,6 +242,35 @@ def build(
         _print_commands(prepared, nixfile, options)
         return
     api.build(prepared)
+
+
+@app.command()
+@_guard
+def gc(
+    keep: Annotated[str, typer.Option(
+        "--keep", metavar="SIZE", help="Collect until the store is no bigger than this: "
+        "0 (the default: all garbage), 500M, 2G.")] = "0",
+    nix_image: NixImage = defaults.NIX_IMAGE,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the Dockerfile and the build command instead.")] = False,
+    engine: EngineOpt = "auto",
+) -> None:
+    """Collect the garbage of the /nix cache mount that builds on the builder image share.
+
+    BuildKit keeps that store between builds, which makes rebuilds fast, and
+    never shrinks it. Only store paths no GC root holds are deleted; a later
+    build that needs one builds or substitutes it again.
+    """
+    import shlex
+
+    plan = api.prepare_gc(nix_image, api.parse_size(keep), engine)
+    if dry_run:
+        print(plan.dockerfile)
+        print("# " + shlex.join(plan.command(Path("CONTEXT"), Path("REPORT")).argv))
+        return
+    report = api.gc(plan)
+    print(f"nixdf: the /nix cache of {nix_image}: {size_text(report.before)} -> "
+          f"{size_text(report.after)} ({size_text(report.before - report.after)} freed)")
 
 
 def _print_commands(prepared: api.BuildPlan, nixfile: Path,

@@ -247,6 +247,13 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
     return tuple(commands)
 
 
+def gc_command(engine: Engine, context: Path, report: Path) -> Command:
+    """The build that runs ``nixdf gc``'s Dockerfile: never cached, its report to ``report``."""
+    argv = [engine.docker, *(["buildx", "build"] if engine.buildx else ["build"])]
+    argv += ["--no-cache", "--output", f"type=local,dest={report}", "-f", "-", str(context)]
+    return Command(tuple(argv), reads_dockerfile=True)
+
+
 NIXPKGS_IMAGE_DOCKERFILE = "FROM scratch\nCOPY . /\n"
 
 

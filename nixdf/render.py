@@ -24,6 +24,7 @@ from .plan import (
     SRC_DIR,
     BuildStage,
     DockerfilePlan,
+    cache_id,
 )
 from .spec import Healthcheck
 
@@ -165,6 +166,23 @@ def _nixpkgs_expr(plan: DockerfilePlan) -> str:
         return (f"import (builtins.fetchTarball {{ url = {nix_string(source.url)}; "
                 f"sha256 = {nix_string(source.sha256)}; }}) {{ }}")
     return f"import (/. + {nix_string(source.path_in_builder)}) {{ }}"
+
+
+def render_gc(nix_image: str, keep: int) -> str:
+    """The Dockerfile of ``nixdf gc``: the /nix cache of ``nix_image`` down to ``keep`` bytes."""
+    return _environment().get_template("gc.j2").render(
+        nix_image=nix_image, builder_stage=BUILDER_STAGE, cache_id=cache_id(nix_image),
+        keep_kib=keep // 1024, keep_text=size_text(keep))
+
+
+def size_text(size: int) -> str:
+    """``1536`` -> ``1.5 KiB``: sizes for people."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"
 
 
 def render(plan: DockerfilePlan) -> str:
