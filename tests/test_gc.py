@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
+from nixdf import api
 from nixdf.api import parse_size
 from nixdf.errors import UsageError
 from nixdf.render import render_gc, size_text
@@ -55,32 +57,32 @@ def _hello_nixfile(directory: Path, name: str, greeting: str) -> Path:
     return nixfile
 
 
-def _sizes(output: str) -> tuple[str, str]:
-    match = re.search(r"cache of \S+: (.+) -> (.+) \((.+) freed\)", output)
-    assert match is not None, output
-    return match[1], match[2]
-
-
 @pytest.mark.docker
 def test_gc_frees_what_builds_left_and_the_next_build_still_works(  # type: ignore[no-untyped-def]
-        engine_env, offline_image, tmp_path) -> None:
-    nixfile = _hello_nixfile(tmp_path / "a", "gc", "Before the gc")
+        engine_env, offline_image, tmp_path, monkeypatch) -> None:
+    for name, value in engine_env.items():
+        monkeypatch.setenv(name, value)
+    token = uuid.uuid4().hex[:8]  # a hello no earlier run built: Nix must build it now
+    nixfile = _hello_nixfile(tmp_path / "a", "gc", f"Before the gc {token}")
     build(engine_env, offline_image, nixfile, nixpkgs=nixfile.parent / "pkgs")
-    keep_all = nixdf(engine_env, "gc", "--nix-image", offline_image, "--keep", "1T")
-    before, after = _sizes(keep_all.stdout)
-    assert before == after  # under the size asked for: nothing to collect
-    collected = nixdf(engine_env, "gc", "--nix-image", offline_image)
-    before, after = _sizes(collected.stdout)
-    assert parse_size(after.replace(" ", "")) < parse_size(before.replace(" ", ""))
+    untouched = api.gc(api.prepare_gc(offline_image, parse_size("1T")))
+    assert untouched.before == untouched.after  # under the size asked for: nothing to collect
+    collected = api.gc(api.prepare_gc(offline_image, 0))
+    assert collected.before == untouched.after > collected.after
+    # The CLI says the same, for people.
+    again = nixdf(engine_env, "gc", "--nix-image", offline_image)
+    assert f"{size_text(collected.after)} -> " in again.stdout
     # The store lost the hello it had built; a build that needs Nix again rebuilds it.
-    nixfile = _hello_nixfile(tmp_path / "a", "gc", "After the gc")
+    nixfile = _hello_nixfile(tmp_path / "a", "gc", f"After the gc {token}")
     build(engine_env, offline_image, nixfile, nixpkgs=nixfile.parent / "pkgs")
-    assert run(engine_env, "nixdf-test/gc:latest") == "After the gc\n"
+    assert run(engine_env, "nixdf-test/gc:latest") == f"After the gc {token}\n"
 
 
 @pytest.mark.docker
 def test_two_builds_at_once_share_one_cache(engine_env, offline_image, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    nixfiles = [_hello_nixfile(tmp_path / n, f"twin-{n}", f"Hello from {n}") for n in "xy"]
+    token = uuid.uuid4().hex[:8]  # so that both really run nix-build, not a cached step
+    nixfiles = [_hello_nixfile(tmp_path / n, f"twin-{n}", f"Hello from {n} {token}")
+                for n in "xy"]
     failures: list[str] = []
 
     def one(nixfile: Path) -> None:
@@ -95,5 +97,28 @@ def test_two_builds_at_once_share_one_cache(engine_env, offline_image, tmp_path)
     for thread in threads:
         thread.join()
     assert failures == []
-    assert run(engine_env, "nixdf-test/twin-x:latest") == "Hello from x\n"
-    assert run(engine_env, "nixdf-test/twin-y:latest") == "Hello from y\n"
+    assert run(engine_env, "nixdf-test/twin-x:latest") == f"Hello from x {token}\n"
+    assert run(engine_env, "nixdf-test/twin-y:latest") == f"Hello from y {token}\n"
+
+
+@pytest.mark.docker
+def test_a_new_builder_image_gets_a_cache_of_its_own(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    from nixdf.plan import cache_id
+
+    from .conftest import docker
+
+    # Another builder image (here the offline one with a label more): its store is
+    # seeded afresh from that image, never mixed with the first one's.
+    other = "nixdf-test/other-nix:latest"
+    context = tmp_path / "other-image"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {offline_image}\nLABEL nixdf.test=other\n")
+    docker(engine_env, "build", "-q", "-t", other, str(context))
+    assert cache_id(other) != cache_id(offline_image)
+    greeting = f"Hello from the other builder {uuid.uuid4().hex[:8]}"
+    nixfile = _hello_nixfile(tmp_path / "b", "other-builder", greeting)
+    build(engine_env, other, nixfile, nixpkgs=nixfile.parent / "pkgs")
+    assert run(engine_env, "nixdf-test/other-builder:latest") == greeting + "\n"
+    build(engine_env, offline_image, nixfile, nixpkgs=nixfile.parent / "pkgs")
+    assert run(engine_env, "nixdf-test/other-builder:latest") == greeting + "\n"
