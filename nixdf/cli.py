@@ -260,6 +260,8 @@ def gc(
     BuildKit keeps that store between builds, which makes rebuilds fast, and
     never shrinks it. Only store paths no GC root holds are deleted; a later
     build that needs one builds or substitutes it again.
+
+    Example: nixdf gc --keep 2G
     """
     import shlex
 

@@ -96,8 +96,20 @@ _ARGUMENTS = {
 }
 _ARGUMENTS["streamLayeredImage"] = tuple(a for a in _ARGUMENTS["buildLayeredImage"]
                                          if a != "compressor")
-_NOT_YET = ("fromImageName", "fromImageTag", "architecture", "compressor", "includeNixDB",
-            "variant", "layeringPipeline")
+# Arguments nixdf refuses for now, each with what to do instead.
+_NOT_YET = {
+    "fromImageName": "give fromImage an image reference instead, such as \"debian:bookworm\".",
+    "fromImageTag": "give fromImage an image reference instead, such as \"debian:bookworm\".",
+    "architecture": "remove it: nixdf builds for the engine's platform (with buildx, "
+                    "nixdf build --platform linux/ARCH chooses another).",
+    "variant": "remove it: nixdf builds for the engine's platform.",
+    "compressor": "remove it: the engine compresses the layers (BuildKit's image exporter "
+                  "takes compression=zstd).",
+    "includeNixDB": "remove it: nixdf does not put a Nix database in images yet.",
+    "layeringPipeline": "remove it: nixdf puts the store in one layer for now.",
+    "uid": "remove it and chown in runAsRoot, which runs as real root.",
+    "gid": "remove it and chown in runAsRoot, which runs as real root.",
+}
 
 _CONFIG_KEYS = (
     "Cmd", "Entrypoint", "Env", "WorkingDir", "Volumes", "ExposedPorts", "Labels",
@@ -139,9 +151,10 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
             raise SpecError(f"{call.builder} has no argument '{key}'", span,
                             hint=_other_builders(key, call.builder)
                             or _did_you_mean(key, allowed))
-        if key in _NOT_YET or (key in ("uid", "gid") and not layered):
+        # The layered builders do own the store by uid/gid; buildImage does not yet.
+        if key in _NOT_YET and not (layered and key in ("uid", "gid")):
             raise SpecError(f"the {call.builder} argument '{key}' is not supported yet", span,
-                            hint="remove it; nixdf builds for the engine's platform.")
+                            hint=_NOT_YET[key])
     if "name" not in args.items:
         raise SpecError(f"{call.builder} needs a 'name'", call.span)
     if "copyToRoot" in args.items and "contents" in args.items:

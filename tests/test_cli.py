@@ -39,6 +39,8 @@ BAD_NIXFILES = {
     "onbuild-continues":
         'buildImage {\n  name = "x";\n  config.OnBuild = [ "RUN echo \\\\" ];\n}\n',
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
+    "compressor-not-yet": 'buildLayeredImage {\n  name = "x";\n  compressor = "zstd";\n}\n',
+    "uid-of-build-image": 'buildImage {\n  name = "x";\n  uid = 1000;\n}\n',
 }
 
 
@@ -98,7 +100,7 @@ def test_missing_engine_is_one_line_and_exit_3(runner: CliRunner,
 
 
 def test_every_command_has_an_example_in_help(runner: CliRunner) -> None:
-    for command in ("render", "build"):
+    for command in ("render", "build", "gc"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Example:" in result.stdout
 
