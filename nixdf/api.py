@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import defaults
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
-from .evaluate import evaluation, find_images
+from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
 from .inputs import nix_inputs
 from .parse import parse
 from .plan import (
@@ -97,18 +97,42 @@ def _located(source: str) -> Iterator[None]:
 
 def load(nixfile: Path) -> list[ImageSpec]:
     """Parse and statically evaluate a Nixfile into checked image specs."""
-    return _load(nixfile)[2]
+    return _load(nixfile, None).specs
 
 
-def _load(nixfile: Path) -> tuple[str, Expr, list[ImageSpec]]:
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A Nixfile read: its text, syntax tree, Nix inputs, lock key and image specs."""
+
+    source: str
+    tree: Expr
+    inputs: tuple[str, ...]
+    lock_key: str
+    specs: list[ImageSpec]
+
+
+def _read(nixfile: Path) -> str:
     if not nixfile.is_file():
         raise UsageError(f"{nixfile}: no such Nixfile",
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
-    source = nixfile.read_text(encoding="utf-8")
+    return nixfile.read_text(encoding="utf-8")
+
+
+def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
+    """With ``options``, a lock file made for this very input supplies what Nix computes."""
+    source = _read(nixfile)
+    context = nixfile.resolve().parent
     with _located(source):
         tree = parse(source, _display_name(nixfile))
+        inputs = nix_inputs(nixfile, tree, context, parse)
+        key = _lock_key(context, inputs, options) if options else ""
         with evaluation(tree.span):
-            return source, tree, to_specs(find_images(tree))
+            images = find_images(tree)
+            locked = _read_lock(nixfile, key) if options else None
+            with_refs = _apply_lock(images, locked) if locked else set()
+            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs)
+                     for spec in to_specs(images)]
+    return _Loaded(source, tree, inputs, key, specs)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
@@ -143,13 +167,11 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the only compatibility target is docker-20.10.")
-    source, tree, specs = _load(nixfile)
+    loaded = _load(nixfile, options)
     context = nixfile.resolve().parent
-    with _located(source):
-        inputs = nix_inputs(nixfile, tree, context, parse)
     nixpkgs, external = _nixpkgs(options.nixpkgs, context)
-    the_plan = plan(specs, PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
-                                       options.compat, options.caches()))
+    the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, loaded.inputs[0],
+                                              loaded.inputs, options.compat, options.caches()))
     return Rendered(nixfile, the_plan, render(the_plan), external)
 
 
@@ -310,9 +332,10 @@ class GcPlan:
     dockerfile: str
 
     def command(self, context: Path, report: Path) -> Command:
-        from .engine import gc_command
+        from .engine import output_commands
 
-        return gc_command(self.engine, context, report)
+        [command] = output_commands(self.engine, context, report, cached=False)
+        return command
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,3 +372,138 @@ def gc(plan: GcPlan) -> GcReport:
             return GcReport(int(sizes["before"]) * 1024, int(sizes["after"]) * 1024)
         except (OSError, KeyError, ValueError) as err:
             raise EngineError(f"nixdf gc: the build left no report ({err})") from None
+
+
+# --- the lock file -----------------------------------------------------------
+
+LOCK_VERSION = 1
+# What Nix computes for the Dockerfile, per image: these arguments, whole.
+_LOCKED_ARGUMENTS = ("config", "runAsRoot", "extraCommands", "fakeRootCommands")
+_STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s\"'$`\\]+")
+
+
+def lock_path(nixfile: Path) -> Path:
+    """Where the lock of a Nixfile lives: beside it, ``Nixfile.lock``."""
+    return nixfile.with_name(nixfile.name + ".lock")
+
+
+def _lock_key(context: Path, inputs: tuple[str, ...], options: RenderOptions) -> str:
+    """What the locked values depend on: the Nix inputs' text, the package set, the builder."""
+    import hashlib
+
+    digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
+                            f"{options.nixpkgs or ''}\0".encode())
+    for relative in inputs:
+        _digest_tree(digest, context / relative, contents=True)
+    if options.nixpkgs is not None and "://" not in options.nixpkgs:
+        # A local package set can be a whole nixpkgs checkout: its files' sizes and
+        # modification times stand for their text.
+        _digest_tree(digest, Path(options.nixpkgs).resolve(), contents=False)
+    return digest.hexdigest()
+
+
+def _digest_tree(digest: object, path: Path, *, contents: bool) -> None:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        stat = file.stat()
+        digest.update(str(file.relative_to(path.parent)).encode() + b"\0")  # type: ignore[attr-defined]
+        digest.update(file.read_bytes() if contents  # type: ignore[attr-defined]
+                      else f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+
+
+def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
+    """The locked values, or None when there is no lock or it was made for other input."""
+    import json
+
+    try:
+        data = json.loads(lock_path(nixfile).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
+        return None
+    if data.get("key") != key or not isinstance(data.get("images"), dict):
+        return None
+    return data["images"]  # type: ignore[no-any-return]
+
+
+def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:
+    """Put Nix's values in place of the static ones; the images whose values name store paths."""
+    import json
+
+    with_refs: set[str | None] = set()
+    for image in images:
+        values = locked.get(image.attr or "")
+        if not isinstance(values, dict):
+            continue
+        args = image.call.args
+        for name in _LOCKED_ARGUMENTS:
+            if name in args.items and values.get(name) is not None:
+                args.items[name] = Thunk.of(from_json(values[name], args.key_spans[name]))
+        if _STORE_PATH.search(json.dumps(values)):
+            with_refs.add(image.attr)
+    return with_refs
+
+
+@dataclass(frozen=True, slots=True)
+class LockPlan:
+    """``nixdf lock`` ready to run: the engine, the Dockerfile, and what the lock is for."""
+
+    engine: Engine
+    nixfile: Path
+    dockerfile: str
+    key: str
+    external_nixpkgs: Path | None
+    secrets: tuple[str, ...] = ()
+
+    def commands(self, dest: Path) -> tuple[Command, ...]:
+        from .engine import output_commands
+
+        return output_commands(self.engine, self.nixfile.resolve().parent, dest,
+                               external_nixpkgs=self.external_nixpkgs, secrets=self.secrets)
+
+
+def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
+                 engine_choice: str = "auto", secrets: tuple[str, ...] = ()) -> LockPlan:
+    """Have Nix evaluate, in the builder, every image's config and scripts."""
+    from .engine import probe
+    from .render import render_lock
+
+    engine = engine or probe(engine_choice)
+    if options.compat is None and engine.wants_compat:
+        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
+    source = _read(nixfile)
+    context = nixfile.resolve().parent
+    with _located(source):
+        tree = parse(source, _display_name(nixfile))
+        inputs = nix_inputs(nixfile, tree, context, parse)
+        with evaluation(tree.span):
+            attrs = [image.attr for image in find_images(tree)]
+    nixpkgs, external = _nixpkgs(options.nixpkgs, context)
+    the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
+                                    options.compat, options.caches()))
+    return LockPlan(engine, nixfile, render_lock(the_plan, attrs),
+                    _lock_key(context, inputs, options), external, secrets)
+
+
+def lock(prepared: LockPlan) -> Path:
+    """Run it and write the lock file (atomically): the values, and every store path named."""
+    import json
+    import tempfile
+
+    from .engine import run
+
+    with tempfile.TemporaryDirectory(prefix="nixdf-lock-") as scratch:
+        dest = Path(scratch)
+        for command in prepared.commands(dest):
+            try:
+                run(prepared.engine, command, prepared.dockerfile)
+            except EngineError as err:
+                located = _nix_error(err, prepared.nixfile.resolve().parent)
+                raise located or err from None
+        images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
+    text = json.dumps(images, sort_keys=True)
+    data = {"version": LOCK_VERSION, "key": prepared.key, "images": images,
+            "storePaths": sorted(set(_STORE_PATH.findall(text)))}
+    path = lock_path(prepared.nixfile)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path

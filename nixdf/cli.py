@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import api, defaults
-from .errors import NixdfError, UsageError
+from .errors import NeedsLockError, NixdfError, UsageError
 from .render import size_text
 
 app = typer.Typer(
@@ -232,9 +232,18 @@ def build(
         labels=tuple(label or ()), extra=tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc is not None)
-    prepared = api.prepare_build(nixfile, options,
-                                 target=target, tags=tuple(tag or ()), passthrough=passthrough,
-                                 engine_choice=engine)
+    try:
+        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
+                                     passthrough=passthrough, engine_choice=engine)
+    except NeedsLockError:
+        if dry_run:
+            raise
+        # Config or a script names what only Nix knows: lock first, then render with it.
+        print(f"nixdf: {nixfile} needs Nix's values; writing {api.lock_path(nixfile)}",
+              file=sys.stderr)
+        api.lock(api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets))
+        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
+                                     passthrough=passthrough, engine_choice=engine)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
     print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
           file=sys.stderr)
@@ -242,6 +251,38 @@ def build(
         _print_commands(prepared, nixfile, options)
         return
     api.build(prepared)
+
+
+@app.command()
+@_guard
+def lock(
+    nixfile: NixfileArg = Path("Nixfile"),
+    nix_image: NixImage = defaults.NIX_IMAGE,
+    nixpkgs: NixpkgsOpt = None,
+    compat: CompatOpt = None,
+    substituter: SubstituterOpt = None,
+    trusted_public_key: TrustedKeyOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the Dockerfile that locks instead of running it.")] = False,
+    engine: EngineOpt = "auto",
+) -> None:
+    """Have Nix compute each image's config and scripts and keep them in NIXFILE.lock.
+
+    Store paths in config or scripts ("${pkgs.hello}/bin/hello") are known only to Nix:
+    nixdf evaluates the Nixfile in the builder image (no Nix needed here) and writes
+    what Nix says beside the Nixfile. render then uses it, offline and deterministic;
+    build locks by itself when it must. Commit the lock: its diff shows which store
+    paths a change brings in.
+
+    Example: nixdf lock examples/hello/Nixfile
+    """
+    options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key, False)
+    prepared = api.prepare_lock(nixfile, options, engine_choice=engine)
+    if dry_run:
+        print(prepared.dockerfile)
+        return
+    path = api.lock(prepared)
+    print(f"nixdf: wrote {path}", file=sys.stderr)
 
 
 @app.command()

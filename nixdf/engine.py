@@ -247,11 +247,24 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
     return tuple(commands)
 
 
-def gc_command(engine: Engine, context: Path, report: Path) -> Command:
-    """The build that runs ``nixdf gc``'s Dockerfile: never cached, its report to ``report``."""
+def output_commands(engine: Engine, context: Path, dest: Path, *, cached: bool = True,
+                    external_nixpkgs: Path | None = None,
+                    secrets: tuple[str, ...] = ()) -> tuple[Command, ...]:
+    """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``)."""
+    commands = []
+    if external_nixpkgs is not None and not engine.buildx:
+        commands.append(Command(nixpkgs_image_argv(engine, external_nixpkgs),
+                                stdin=NIXPKGS_IMAGE_DOCKERFILE))
     argv = [engine.docker, *(["buildx", "build"] if engine.buildx else ["build"])]
-    argv += ["--no-cache", "--output", f"type=local,dest={report}", "-f", "-", str(context)]
-    return Command(tuple(argv), reads_dockerfile=True)
+    if not cached:
+        argv.append("--no-cache")
+    for secret in secrets:
+        argv += ["--secret", secret]
+    argv += ["--output", f"type=local,dest={dest}", "-f", "-"]
+    if external_nixpkgs is not None and engine.buildx:
+        argv += ["--build-context", f"nixdf-nixpkgs={external_nixpkgs}"]
+    commands.append(Command((*argv, str(context)), reads_dockerfile=True))
+    return tuple(commands)
 
 
 NIXPKGS_IMAGE_DOCKERFILE = "FROM scratch\nCOPY . /\n"

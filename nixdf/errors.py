@@ -97,6 +97,10 @@ class EvalError(NixdfError):
     """A value nixdf must know statically is not static, or is ill-typed."""
 
 
+class NeedsLockError(EvalError):
+    """A value that becomes Dockerfile text is one only Nix knows: the lock file can say it."""
+
+
 class SpecError(NixdfError):
     """A ``buildImage`` argument or config key is unknown or has the wrong shape."""
 

@@ -21,7 +21,7 @@ from typing import Union
 
 from . import syntax as s
 from .builders import BUILDERS, PLANNED_BUILDERS
-from .errors import EvalError, Span
+from .errors import EvalError, NeedsLockError, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +193,12 @@ def force_static(thunk: Thunk, what: str, span: Span) -> Value:
     """Force a value that must become Dockerfile text; refuse what only Nix knows."""
     value = thunk.force()
     if isinstance(value, Opaque):
-        raise EvalError(
+        raise NeedsLockError(
             f"{what} must be known before the build, but it is {value.description}",
             value.span if value.span.file else span,
-            hint="nixdf writes this value into the Dockerfile; store paths and package "
-            "attributes are only known to Nix. Refer to files through the image root "
-            '(e.g. "/bin/hello" with hello in contents); a lock phase that resolves store '
-            "paths is planned.",
+            hint="nixdf writes this value into the Dockerfile. Run `nixdf lock` (nixdf build "
+            "does it by itself): Nix computes it in the builder and the lock file beside the "
+            "Nixfile keeps it, store paths and all.",
         )
     return value
 
@@ -943,6 +942,21 @@ def to_python(value: Value, span: Span) -> object:
         case Closure() | Primop() | Builder() | ImageCall():
             raise EvalError(f"cannot convert {type_name(value)} to data", span)
     return value
+
+
+def from_json(data: object, span: Span) -> Value:
+    """JSON-like Python data (what the lock file holds) as a static value."""
+    match data:
+        case None:
+            return NULL
+        case dict():
+            return Attrs({k: Thunk.of(from_json(v, span)) for k, v in data.items()},
+                         {k: span for k in data}, span)
+        case list():
+            return ListValue(tuple(Thunk.of(from_json(v, span)) for v in data), span)
+        case bool() | int() | float() | str():
+            return data
+    raise EvalError(f"cannot read {data!r} as a Nix value", span)
 
 
 # --- finding the images ------------------------------------------------------

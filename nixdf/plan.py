@@ -80,6 +80,8 @@ class BuildStage:
     include_store_paths: bool
     store_owner: tuple[int, int]
     needs_tools: bool
+    # Config or scripts name store paths (from the lock): they join the closure.
+    store_refs: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         build = f"{stage}-build"
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
-                                 bool(spec.scripts)))
+                                 bool(spec.scripts), spec.store_refs))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
         tidy = base == "scratch" and bool(spec.scripts)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,

@@ -185,17 +185,46 @@ def size_text(size: int) -> str:
     return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"
 
 
+def _nix_lines(env: jinja2.Environment, template: str, plan: DockerfilePlan,
+               **values: object) -> list[str]:
+    """A Nix expression of ours over the Nixfile, as the lines of a shell argument."""
+    text = env.get_template(template).render(
+        nixpkgs_expr=_nixpkgs_expr(plan), nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
+        builders=BUILDERS, planned=PLANNED_BUILDERS, **values)
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _nix_options(plan: DockerfilePlan) -> str:
+    caches = plan.caches
+    options = "".join(
+        f" --option {name} {shell_word(' '.join(values))}" for name, values in (
+            ("extra-substituters", caches.substituters),
+            ("extra-trusted-public-keys", caches.trusted_keys)) if values)
+    if caches.netrc:
+        options += f" --option netrc-file /run/secrets/{NETRC_SECRET}"
+    return options
+
+
+def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None]) -> str:
+    """The Dockerfile of ``nixdf lock``: Nix evaluates the images' config and scripts."""
+    env = _environment()
+    return env.get_template("lock.j2").render(
+        plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
+        external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
+        nix_options=_nix_options(plan),
+        lock_expr=_nix_lines(env, "lock.nix.j2", plan, attrs=list(attrs)),
+    )
+
+
 def render(plan: DockerfilePlan) -> str:
     """The Dockerfile for ``plan``: deterministic, one short comment per stage."""
     env = _environment()
-    evaluator = env.get_template("eval.nix.j2")
 
     def nix_expr(build: BuildStage) -> list[str]:
-        text = evaluator.render(nixpkgs_expr=_nixpkgs_expr(plan),
-                                nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
-                                attr=build.image_attr, builders=BUILDERS,
-                                planned=PLANNED_BUILDERS)
-        return [line for line in text.splitlines() if line.strip()]
+        return _nix_lines(env, "eval.nix.j2", plan, attr=build.image_attr)
+
+    def refs_expr(build: BuildStage) -> list[str]:
+        return _nix_lines(env, "refs.nix.j2", plan, attr=build.image_attr)
 
     if plan.syntax:
         build_hint = "docker buildx build ."
@@ -203,13 +232,7 @@ def render(plan: DockerfilePlan) -> str:
         build_hint = "DOCKER_BUILDKIT=1 docker build . (Docker 20.10's built-in BuildKit)"
     if plan.nixpkgs.kind == "external":
         build_hint = "nixdf build, which supplies the package set outside this context"
-    caches = plan.caches
-    nix_options = "".join(
-        f" --option {name} {shell_word(' '.join(values))}" for name, values in (
-            ("extra-substituters", caches.substituters),
-            ("extra-trusted-public-keys", caches.trusted_keys)) if values)
-    if caches.netrc:
-        nix_options += f" --option netrc-file /run/secrets/{NETRC_SECRET}"
+    nix_options = _nix_options(plan)
     return env.get_template("Dockerfile.j2").render(
         nix_options=nix_options,
         netrc_secret=NETRC_SECRET,
@@ -218,6 +241,7 @@ def render(plan: DockerfilePlan) -> str:
         src_dir=SRC_DIR,
         external_nixpkgs=EXTERNAL_NIXPKGS,
         nix_expr=nix_expr,
+        refs_expr=refs_expr,
         tools=RUN_AS_ROOT_TOOLS,
         script_prologue=SCRIPT_PROLOGUE,
         build_hint=build_hint,

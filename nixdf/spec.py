@@ -75,6 +75,8 @@ class ImageSpec:
     scripts: tuple[tuple[str, str], ...]
     config: ImageConfig
     span: Span
+    # Config or scripts name store paths (values from the lock file).
+    store_refs: bool = False
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
