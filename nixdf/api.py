@@ -130,7 +130,8 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
             images = find_images(tree)
             locked = _read_lock(nixfile, key) if options else None
             with_refs = _apply_lock(images, locked) if locked else set()
-            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs)
+            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
+                                         closure=_locked_closure(locked, spec.attr))
                      for spec in to_specs(images)]
     return _Loaded(source, tree, inputs, key, specs)
 
@@ -444,6 +445,20 @@ def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) 
     return with_refs
 
 
+def _closure_entry(line: str) -> dict[str, object]:
+    # "PATH SIZE REFERENCE...", as the lock build writes each path of a closure
+    path, size, *references = line.split()
+    return {"path": path, "narSize": int(size), "references": sorted(references)}
+
+
+def _locked_closure(locked: dict[str, dict[str, object]] | None,
+                    attr: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The closure a lock recorded for a layered image, as (path, references) pairs."""
+    entries = ((locked or {}).get(attr or "") or {}).get("closure") or ()
+    return tuple((str(entry["path"]), tuple(entry["references"]))  # type: ignore[index]
+                 for entry in entries)  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True, slots=True)
 class LockPlan:
     """``nixdf lock`` ready to run: the engine, the Dockerfile, and what the lock is for."""
@@ -453,6 +468,7 @@ class LockPlan:
     dockerfile: str
     key: str
     external_nixpkgs: Path | None
+    layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
@@ -477,12 +493,14 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
         tree = parse(source, _display_name(nixfile))
         inputs = nix_inputs(nixfile, tree, context, parse)
         with evaluation(tree.span):
-            attrs = [image.attr for image in find_images(tree)]
+            images = find_images(tree)
+    attrs = [image.attr for image in images]
+    layered = [image.attr for image in images if image.call.builder != "buildImage"]
     nixpkgs, external = _nixpkgs(options.nixpkgs, context)
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
                                     options.compat, options.caches()))
-    return LockPlan(engine, nixfile, render_lock(the_plan, attrs),
-                    _lock_key(context, inputs, options), external, secrets)
+    return LockPlan(engine, nixfile, render_lock(the_plan, attrs, layered),
+                    _lock_key(context, inputs, options), external, tuple(layered), secrets)
 
 
 def lock(prepared: LockPlan) -> Path:
@@ -501,9 +519,12 @@ def lock(prepared: LockPlan) -> Path:
                 located = _nix_error(err, prepared.nixfile.resolve().parent)
                 raise located or err from None
         images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
-    text = json.dumps(images, sort_keys=True)
-    data = {"version": LOCK_VERSION, "key": prepared.key, "images": images,
-            "storePaths": sorted(set(_STORE_PATH.findall(text)))}
+        # The store paths the Dockerfile will name (the closures come next, and name more).
+        named = sorted(set(_STORE_PATH.findall(json.dumps(images))))
+        for index, attr in enumerate(prepared.layered):
+            lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
+            images[attr or ""]["closure"] = [_closure_entry(line) for line in lines if line]
+    data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
     path = lock_path(prepared.nixfile)
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .defaults import DOCKERFILE_SYNTAX
 from .errors import SpecError
+from .layers import by_popularity
 from .spec import ImageConfig, ImageSpec
 
 COMPAT_TARGETS = ("docker-20.10",)
@@ -82,6 +83,9 @@ class BuildStage:
     needs_tools: bool
     # Config or scripts name store paths (from the lock): they join the closure.
     store_refs: bool = False
+    # The store split into layers, each a list of store paths (from the lock's closure);
+    # empty: the store goes in the root's layer.
+    layers: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ class ImageStage:
     config: ImageConfig
     scripts_stage: str | None = None
     tidy_stage: str | None = None
+    # How many store layers its build stage made (see BuildStage.layers).
+    store_layers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +140,15 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
     for spec in _bases_first(specs):
         stage = stage_of[spec.attr]
         build = f"{stage}-build"
+        layers = _layers(spec)
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
-                                 bool(spec.scripts), spec.store_refs))
+                                 bool(spec.scripts), spec.store_refs, layers))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
         tidy = base == "scratch" and bool(spec.scripts)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
-                                 f"{stage}-tidy" if tidy else None))
+                                 f"{stage}-tidy" if tidy else None, len(layers)))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat is None,
@@ -164,6 +171,14 @@ def cache_id(nix_image: str) -> str:
 
         digest = hashlib.sha256(nix_image.encode()).hexdigest()
     return f"nixdf-nix-{digest[:16]}"
+
+
+def _layers(spec: ImageSpec) -> tuple[tuple[str, ...], ...]:
+    """The layered builders' store layers; the customisation layer (the root) is one more."""
+    if not spec.layered or not spec.include_store_paths or not spec.closure:
+        return ()
+    references = dict(spec.closure)
+    return tuple(tuple(layer) for layer in by_popularity(references, spec.max_layers - 1))
 
 
 def _stage_name(spec: ImageSpec) -> str:

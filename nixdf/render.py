@@ -95,6 +95,11 @@ def shell_word(text: str) -> str:
     return f"'{text}'"
 
 
+def store_name(path: str) -> str:
+    """``/nix/store/<hash>-name`` -> ``<hash>-name``."""
+    return path.rsplit("/", 1)[-1]
+
+
 def nix_string(text: str) -> str:
     """A Nix string literal that also survives inside single shell quotes."""
     if "'" in text:
@@ -155,8 +160,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
-                       healthcheck=healthcheck,
-                       nix_string=nix_string)
+                       healthcheck=healthcheck, nix_string=nix_string,
+                       shell_word=shell_word, store_name=store_name)
     return env
 
 
@@ -205,14 +210,18 @@ def _nix_options(plan: DockerfilePlan) -> str:
     return options
 
 
-def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None]) -> str:
-    """The Dockerfile of ``nixdf lock``: Nix evaluates the images' config and scripts."""
+def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None],
+                layered: Iterable[str | None]) -> str:
+    """The Dockerfile of ``nixdf lock``: Nix evaluates the images' config and scripts, and
+    the ``layered`` images' closures are built (``/out/closure-N``, in that order)."""
     env = _environment()
     return env.get_template("lock.j2").render(
         plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
         external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
-        nix_options=_nix_options(plan),
+        nix_options=_nix_options(plan), layered=list(layered),
         lock_expr=_nix_lines(env, "lock.nix.j2", plan, attrs=list(attrs)),
+        nix_expr=lambda attr: _nix_lines(env, "eval.nix.j2", plan, attr=attr),
+        refs_expr=lambda attr: _nix_lines(env, "refs.nix.j2", plan, attr=attr),
     )
 
 

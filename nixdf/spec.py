@@ -77,6 +77,9 @@ class ImageSpec:
     span: Span
     # Config or scripts name store paths (values from the lock file).
     store_refs: bool = False
+    # The layered builders' budget, and the closure (path -> references) the lock recorded.
+    max_layers: int = 100
+    closure: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
@@ -194,6 +197,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         scripts=scripts,
         config=_config(args),
         span=call.span,
+        max_layers=_max_layers(args) if layered else 100,
     )
 
 
@@ -254,6 +258,22 @@ def _int(args: Attrs, key: str) -> int:
     value = _static(args, key, f"'{key}'")
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
         raise SpecError(f"'{key}' must be a user or group number", _value_span(args, key))
+    return value
+
+
+# dockerTools' default; the runtime refuses images of about 125 layers and more.
+_MAX_LAYERS = range(2, 126)
+
+
+def _max_layers(args: Attrs) -> int:
+    if "maxLayers" not in args.items:
+        return 100
+    value = _static(args, "maxLayers", "'maxLayers'")
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _MAX_LAYERS:
+        raise SpecError("'maxLayers' must be a number from 2 to 125",
+                        _value_span(args, "maxLayers"),
+                        hint="dockerTools needs at least 2; Docker refuses images of about 125 "
+                        "layers and more.")
     return value
 
 

@@ -41,6 +41,7 @@ BAD_NIXFILES = {
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
     "compressor-not-yet": 'buildLayeredImage {\n  name = "x";\n  compressor = "zstd";\n}\n',
     "uid-of-build-image": 'buildImage {\n  name = "x";\n  uid = 1000;\n}\n',
+    "max-layers-too-few": 'buildLayeredImage {\n  name = "x";\n  maxLayers = 1;\n}\n',
 }
 
 
