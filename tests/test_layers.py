@@ -122,3 +122,29 @@ def test_max_layers_caps_the_store_layers(engine_env, offline_image, tmp_path) -
     assert run(engine_env, ref) == f"Capped {token}\n"
     inspected = json.loads(docker(engine_env, "image", "inspect", ref).stdout)[0]
     assert len(inspected["RootFS"]["Layers"]) == 2  # the whole store, then the root
+
+
+@pytest.mark.docker
+def test_locked_layers_with_scripts_are_identical_across_clean_builds(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    import json
+
+    from .conftest import docker
+    from .test_examples import build, files, nixdf, run
+
+    nixfile, pkgs = _layered(tmp_path, "Hello from nixdf", "repro")
+    nixfile.write_text(nixfile.read_text().replace(
+        "  contents =", '  fakeRootCommands = "mkdir -p data; chown 1000 data";\n  contents ='))
+    nixdf(engine_env, "lock", str(nixfile), "--nix-image", offline_image, "--nixpkgs", str(pkgs))
+    built = []
+    for round_ in (1, 2):
+        docker(engine_env, "builder", "prune", "-af")
+        build(engine_env, offline_image, nixfile, "-t", f"nixdf-test/popular-repro:{round_}",
+              nixpkgs=pkgs)
+        inspected = json.loads(docker(engine_env, "image", "inspect",
+                                      f"nixdf-test/popular-repro:{round_}").stdout)[0]
+        built.append(inspected["RootFS"]["Layers"])
+    assert built[0] == built[1] and len(built[0]) == 4  # three store paths, then the root
+    ref = "nixdf-test/popular-repro:2"
+    assert run(engine_env, ref) == "Hello from nixdf\n"
+    assert files(engine_env, ref)["data"].uid == 1000
