@@ -139,8 +139,8 @@ def test_compiled_template_cache_never_changes_the_output(
     nixfile = ROOT / "examples" / "redis" / "Nixfile"
     expected = _render(nixfile, None)  # the first run compiles and fills the cache
     entries = sorted(template_cache.glob("nixdf/templates-*/*.cache"))
-    # Dockerfile.j2, build_stage.j2, inputs.j2, image_stage.j2, eval.nix.j2, nixfile.nix.j2
-    assert len(entries) == 6
+    loaded = render._environment().cache
+    assert loaded is not None and len(entries) == len(loaded) > 1  # every template it loaded
     if damage is None:  # the next run loads every template, compiling none
 
         def no_compile(*args: object, **kwargs: object) -> None:
