@@ -1035,14 +1035,13 @@ def find_images(expr: s.Expr) -> list[FoundImage]:
 def _call_with_scope(func: Closure, scope: dict[str, Value]) -> Value:
     lam = func.func
     if lam.formals is not None:
+        scope = dict(scope)
         for formal in lam.formals.items:
             if formal.name not in scope and formal.default is None:
-                offered = ", ".join(sorted(scope))
-                raise EvalError(
-                    f"nixdf cannot supply the argument '{formal.name}'", formal.span,
-                    hint=f"nixdf passes {offered}; give '{formal.name}' a default "
-                    f"(`{formal.name} ? …`) or remove it.")
-        # As the builder's Nix side does: only the asked-for names, unless none are named.
+                # As callPackage does, and the builder's Nix side: pkgs.NAME.
+                scope[formal.name] = Opaque(f"pkgs.{formal.name}", formal.span,
+                                            ("pkgs", formal.name))
+        # Only the asked-for names, unless none are named.
         wanted = {f.name for f in lam.formals.items}
         if wanted:
             scope = {k: v for k, v in scope.items() if k in wanted}

@@ -235,3 +235,22 @@ def test_no_network_for_the_default_nixpkgs_is_an_engine_error_with_a_way_out(  
     assert done.returncode == 3
     assert "error: Nix in the builder could not download: unable to download" in done.stderr
     assert "pass --nixpkgs with a local package set" in done.stderr
+
+
+def test_arguments_come_from_the_package_set_as_callpackage_passes_them(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    # `{ dockerTools, hello }:` as real docker.nix files written for callPackage say it.
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ dockerTools, hello, tag ? "callpackage" }:\n'
+                       'dockerTools.buildImage { name = "nixdf-test/callpackage"; inherit tag; '
+                       'copyToRoot = hello; config.Cmd = [ "/bin/hello" ]; }\n')
+    build(engine_env, offline_image, nixfile)
+    assert run(engine_env, "nixdf-test/callpackage:callpackage") == "Hello from nixdf\n"
+    missing = tmp_path / "Missing"
+    missing.write_text('{ dockerTools, no-such-package }:\n'
+                       'dockerTools.buildImage { name = "nixdf-test/missing"; '
+                       'copyToRoot = no-such-package; }\n')
+    failed = build(engine_env, offline_image, missing, check=False)
+    assert failed.returncode == 2
+    assert "an argument no-such-package, and the package set has no such package" in (
+        failed.stderr)

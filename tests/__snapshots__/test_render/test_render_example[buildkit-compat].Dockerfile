@@ -23,7 +23,8 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
         scope = dockerTools // { inherit pkgs dockerTools; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
         nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
         wanted = builtins.functionArgs nixfile; \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else builtins.intersectAttrs wanted scope) else nixfile; \
+        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
+        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
         found = builtins.getAttr "buildkit" top; \
         contents = found.copyToRoot or found.contents or null; \
       in \
