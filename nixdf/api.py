@@ -379,7 +379,8 @@ def gc(plan: GcPlan) -> GcReport:
 
 LOCK_VERSION = 1
 # What Nix computes for the Dockerfile, per image: these arguments, whole.
-_LOCKED_ARGUMENTS = ("config", "runAsRoot", "extraCommands", "fakeRootCommands")
+_LOCKED_ARGUMENTS = ("name", "tag", "created", "mtime", "config", "runAsRoot",
+                     "extraCommands", "fakeRootCommands")
 _STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s\"'$`\\]+")
 
 

@@ -109,3 +109,14 @@ def test_lock_dry_run_prints_the_dockerfile(engine_env, offline_image, tmp_path:
     done = nixdf(engine_env, "lock", str(nixfile), *_options(offline_image), "--dry-run")
     assert "nix-instantiate --eval --strict --json" in done.stdout
     assert not (tmp_path / "Nixfile.lock").exists()
+
+
+def test_a_name_only_nix_knows_comes_from_the_lock(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n'
+                       '  name = "nixdf-test/named-" + pkgs.hello.name;\n'
+                       '  tag = "locked"; copyToRoot = pkgs.hello;\n'
+                       '  config.Cmd = [ "/bin/hello" ];\n}\n')
+    build(engine_env, offline_image, nixfile)  # locks first: only Nix knows hello's name
+    assert run(engine_env, "nixdf-test/named-hello:locked") == "Hello from nixdf\n"
