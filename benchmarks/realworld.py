@@ -26,7 +26,7 @@ report  runs `python -m nixdf render FILE` on every fetched file and prints one 
         outcome. A crash (a Python traceback, an exit status other than 0 or 2, or a
         timeout) is listed first, with the traceback's last lines, and makes report exit 1.
         A value only Nix knows counts as "needs nixdf lock" only where the lock records it
-        (config, runAsRoot, extraCommands, fakeRootCommands), whatever nixdf's hint says.
+        (name, tag, created, mtime, config and the scripts), whatever nixdf's hint says.
         --second-look renders each file again from a copy beside it in which every argument
         nixdf cannot supply gets a default `? pkgs.NAME` (as if nixdf passed callPackage
         arguments from pkgs), and prints what stops it then: the blocker behind the first.
@@ -38,7 +38,6 @@ that "needs nixdf lock" may hold further blockers that only show once it is lock
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import posixpath
 import re
@@ -46,7 +45,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,34 +194,17 @@ def open_source(entry: Entry, mirror_root: Path, root: Path,
     return None
 
 
-def relative_paths(expr: object) -> Iterator[str]:
-    """The text of every path literal relative to its file (`./a`, `../b`, `a/b`)."""
-    import nixdf.syntax as s
-
-    if isinstance(expr, s.Path):
-        if all(isinstance(p, str) for p in expr.parts):
-            text = "".join(p for p in expr.parts if isinstance(p, str))
-            if not text.startswith(("/", "~")):
-                yield text
-        return
-    if isinstance(expr, tuple):
-        for item in expr:
-            yield from relative_paths(item)
-        return
-    if dataclasses.is_dataclass(expr) and not isinstance(expr, type):
-        for f in dataclasses.fields(expr):
-            if f.name != "span":
-                yield from relative_paths(getattr(expr, f.name))
-
-
 def named_paths(text: str, name: str) -> list[str]:
     """The relative paths a Nix file names; none when it does not parse."""
     import nixdf
+    from nixdf.inputs import relative_paths  # the very walk nixdf uses to pick its inputs
 
     try:
-        return list(relative_paths(nixdf.parse(text, name)))
+        tree = nixdf.parse(text, name)
     except nixdf.NixSyntaxError:
         return []
+    return ["".join(part for part in path.parts if isinstance(part, str))
+            for path in relative_paths(tree)]
 
 
 @dataclass
@@ -396,18 +378,19 @@ RULES: list[tuple[str, str]] = [
 OWN_NIXPKGS = re.compile(
     r"import\s*\(?\s*(<nixpkgs>|fetchTarball|[\w.]*nixpkgs[\w.]*|\./nixpkgs)")
 TOP_LEVEL_UNKNOWN = "a Nixfile must give a buildImage call or a set of them"
-# What `nixdf lock` records (nixdf/api.py _LOCKED_ARGUMENTS): a value only Nix knows
-# anywhere else stays a blocker, whatever the hint says.
-LOCKED_FIELDS = ("config", "runAsRoot", "extraCommands", "fakeRootCommands")
 NEEDS_NIX = re.compile(r"^(?:an element of |a key of )?'?(?P<field>[\w.]+)'? must be known "
                        r"before the build")
 
 
 def classify(message: str, hint: str, source: str = "", name: str = "") -> tuple[str, str]:
     """(status, blocker group) for a located nixdf error in file NAME whose text is SOURCE."""
+    # What `nixdf lock` records: a value only Nix knows anywhere else stays a blocker,
+    # whatever the hint says.
+    from nixdf.api import LOCKED_ARGUMENTS
+
     needs_nix = NEEDS_NIX.match(message)
     if needs_nix and "nixdf lock" in hint \
-            and needs_nix["field"].split(".")[0] in LOCKED_FIELDS:
+            and needs_nix["field"].split(".")[0] in LOCKED_ARGUMENTS:
         return "lock", LOCK
     if message.startswith(TOP_LEVEL_UNKNOWN):
         if OWN_NIXPKGS.search(source):

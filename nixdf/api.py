@@ -379,7 +379,7 @@ def gc(plan: GcPlan) -> GcReport:
 
 LOCK_VERSION = 1
 # What Nix computes for the Dockerfile, per image: these arguments, whole.
-_LOCKED_ARGUMENTS = ("name", "tag", "created", "mtime", "config", "runAsRoot",
+LOCKED_ARGUMENTS = ("name", "tag", "created", "mtime", "config", "runAsRoot",
                      "extraCommands", "fakeRootCommands")
 _STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s\"'$`\\]+")
 
@@ -438,7 +438,7 @@ def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) 
         if not isinstance(values, dict):
             continue
         args = image.call.args
-        for name in _LOCKED_ARGUMENTS:
+        for name in LOCKED_ARGUMENTS:
             if name in args.items and values.get(name) is not None:
                 args.items[name] = Thunk.of(from_json(values[name], args.key_spans[name]))
         if _STORE_PATH.search(json.dumps(values)):
