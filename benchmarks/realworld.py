@@ -8,7 +8,7 @@ git, and nixdf importable by the interpreter that runs this script.
     python benchmarks/realworld.py fetch  [--dir DIR] [--mirror-root /work/.mirror]
                                           [--fallback-root /work/realworld] [--clone-url FMT]
     python benchmarks/realworld.py report [--dir DIR] [--jobs N] [--timeout S] [--python PY]
-                                          [--examples K] [--second-look]
+                                          [--examples K]
 
 fetch   writes each pinned file to DIR/<owner>+<name>@<commit[:12]>/<path> (DIR defaults to
         $NIXDF_REALWORLD, else ~/.cache/nixdf-realworld), together with the local files it
@@ -27,9 +27,6 @@ report  runs `python -m nixdf render FILE` on every fetched file and prints one 
         timeout) is listed first, with the traceback's last lines, and makes report exit 1.
         A value only Nix knows counts as "needs nixdf lock" only where the lock records it
         (name, tag, created, mtime, config and the scripts), whatever nixdf's hint says.
-        --second-look renders each file again from a copy beside it in which every argument
-        nixdf cannot supply gets a default `? pkgs.NAME` (as if nixdf passed callPackage
-        arguments from pkgs), and prints what stops it then: the blocker behind the first.
 
 render stops at the first problem, so each file counts under its first blocker only; a file
 that "needs nixdf lock" may hold further blockers that only show once it is locked.
@@ -322,7 +319,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.*)$")
-UNSUPPLIED = re.compile(r"nixdf cannot supply the argument '(?P<name>[^']+)'")
 LOCK = "needs `nixdf lock` (supported)"
 
 
@@ -338,7 +334,6 @@ class Outcome:
     line: int = 0  # of the error, in the file nixdf names
     column: int = 0
     in_nixfile: bool = True  # the error is in the rendered file itself, not one it imports
-    supplied: list[str] = field(default_factory=list)  # arguments the second look defaulted
 
 
 def _caret_text(lines: list[str], index: int) -> str:
@@ -356,12 +351,6 @@ def _caret_text(lines: list[str], index: int) -> str:
 # (pattern on the error message, group label); the first that matches names the blocker.
 # A label is formatted with the match's named groups.
 RULES: list[tuple[str, str]] = [
-    (r"nixdf cannot supply the argument '(?P<a>nix2container\w*)'",
-     "nixdf cannot supply the argument 'nix2container' (nix2container image)"),
-    (r"nixdf cannot supply the argument '(?P<a>config|options|self'|inputs')'",
-     "a module ({{ config, ... }}:), not a Nixfile"),
-    (r"nixdf cannot supply the argument '(?P<a>[^']+)'",
-     "callPackage-style argument nixdf cannot supply"),
     (r"the (?P<b>\w+) argument '(?P<a>\w+)' is not supported yet",
      "the {b} argument '{a}' is not supported yet"),
     (r"only the default '(?P<a>\w+)'", "{a} other than the default (e.g. \"now\")"),
@@ -447,39 +436,6 @@ def render_one(entry: Entry, root: Path, python: str, timeout: float) -> Outcome
     return render_file(entry, path, root, python, timeout)
 
 
-def second_look(first: Outcome, root: Path, python: str, timeout: float,
-                steps: int = 20) -> Outcome:
-    """Render again with each argument nixdf cannot supply given a default `? pkgs.NAME`.
-
-    What the next blocker would be if nixdf passed callPackage arguments from pkgs. The
-    adapted copy sits beside the original (same build context) and is removed afterwards.
-    """
-    path = first.entry.local(root)
-    copy = path.with_name(f".adapted.{path.name}")
-    text = path.read_text()
-    outcome, supplied = first, []
-    try:
-        for _ in range(steps):
-            unsupplied = UNSUPPLIED.match(outcome.message)
-            if outcome.status != "blocked" or not unsupplied or not outcome.in_nixfile:
-                break
-            name = unsupplied["name"]
-            rows = text.split("\n")
-            row = rows[outcome.line - 1]
-            at = outcome.column - 1 + len(name)
-            if row[outcome.column - 1:at] != name:
-                break
-            rows[outcome.line - 1] = f"{row[:at]} ? pkgs.{name}{row[at:]}"
-            text = "\n".join(rows)
-            supplied.append(name)
-            copy.write_text(text)
-            outcome = render_file(first.entry, copy, root, python, timeout)
-    finally:
-        copy.unlink(missing_ok=True)
-    outcome.supplied = supplied
-    return outcome
-
-
 def _shown(entry: Entry, rendered: Path, root: Path, name: str) -> tuple[str, bool]:
     """(owner/name/path, whether it is the rendered file) for the file an error names.
 
@@ -553,41 +509,15 @@ def _status(o: Outcome) -> str:
             "missing": "not fetched"}.get(o.status, "blocked")
 
 
-def print_report(outcomes: list[Outcome], second: list[Outcome] | None, examples: int) -> None:
+def print_report(outcomes: list[Outcome], examples: int) -> None:
     print(f"# nixdf render on {len(outcomes)} real-world image files\n")
     print_crashes(outcomes, "CRASHES")
-    if second is not None:
-        print_crashes(second, "CRASHES in the second look")
     print_table(outcomes, examples)
-    arguments: dict[str, list[str]] = {}
-    for o in outcomes:
-        unsupplied = UNSUPPLIED.match(o.message)
-        if unsupplied:
-            arguments.setdefault(unsupplied["name"], []).append(o.entry.label)
-    if arguments:
-        print("\n## Arguments nixdf could not supply (first blocker)\n")
-        print("| argument | files |")
-        print("| --- | --- |")
-        for name, labels in sorted(arguments.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            print(f"| `{name}` | {', '.join(labels)} |")
-    if second is not None:
-        print("\n## Second look: every argument nixdf could not supply defaulted to `pkgs.NAME`\n")
-        print("What stops each file next if nixdf passed callPackage arguments from pkgs "
-              "(an experiment on a copy; the files are unchanged).\n")
-        print_table(second, examples)
     print("\n## Every file\n")
-    if second is None:
-        print("| file | outcome | where | message |")
-        print("| --- | --- | --- | --- |")
-        for o in outcomes:
-            print(f"| {o.entry.label} | {_status(o)} | {o.where} | {_cell(o.message)} |")
-        return
-    print("| file | outcome | where | message | second look (defaulted) |")
-    print("| --- | --- | --- | --- | --- |")
-    for o, s in zip(outcomes, second, strict=True):
-        after = "" if not s.supplied else (
-            f"{_status(s)}: {s.where} {_cell(s.message, 70)} ({', '.join(s.supplied)})")
-        print(f"| {o.entry.label} | {_status(o)} | {o.where} | {_cell(o.message)} | {after} |")
+    print("| file | outcome | where | message |")
+    print("| --- | --- | --- | --- |")
+    for o in outcomes:
+        print(f"| {o.entry.label} | {_status(o)} | {o.where} | {_cell(o.message)} |")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -595,11 +525,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         outcomes = list(pool.map(
             lambda e: render_one(e, args.dir, args.python, args.timeout), entries))
-        second = list(pool.map(
-            lambda o: second_look(o, args.dir, args.python, args.timeout), outcomes)) \
-            if args.second_look else None
-    print_report(outcomes, second, args.examples)
-    crashed = any(o.status == "crash" for o in outcomes + (second or []))
+    print_report(outcomes, args.examples)
+    crashed = any(o.status == "crash" for o in outcomes)
     return 1 if crashed else 0
 
 
@@ -634,9 +561,6 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--python", default=sys.executable,
                         help="interpreter that runs `-m nixdf` (default: this one)")
     report.add_argument("--examples", type=int, default=3, help="examples shown per row")
-    report.add_argument("--second-look", action="store_true",
-                        help="also render copies whose unsupplied arguments default to "
-                        "pkgs.NAME, to show the blocker behind the first")
     report.set_defaults(run=cmd_report)
     return parser
 
