@@ -36,6 +36,8 @@ from .syntax import Expr
 # What only a build needs (the engine, its log reader, their subprocess) is imported
 # by the functions that build: `nixdf render` never pays for it.
 if TYPE_CHECKING:
+    import hashlib
+
     from .engine import BuildRequest, Command, Engine, PassThrough
 
 
@@ -396,21 +398,22 @@ def _lock_key(context: Path, inputs: tuple[str, ...], options: RenderOptions) ->
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
                             f"{options.nixpkgs or ''}\0".encode())
     for relative in inputs:
-        _digest_tree(digest, context / relative, contents=True)
+        _digest_tree(digest, context / relative)
     if options.nixpkgs is not None and "://" not in options.nixpkgs:
-        # A local package set can be a whole nixpkgs checkout: its files' sizes and
-        # modification times stand for their text.
-        _digest_tree(digest, Path(options.nixpkgs).resolve(), contents=False)
+        _digest_tree(digest, Path(options.nixpkgs).resolve())
     return digest.hexdigest()
 
 
-def _digest_tree(digest: object, path: Path, *, contents: bool) -> None:
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+def _digest_tree(digest: hashlib._Hash, path: Path) -> None:
+    """The names and text of the files at ``path``, git's own files left out.
+
+    Text, not modification times: a fresh clone must find its committed lock current.
+    """
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and ".git" not in p.relative_to(path).parts)
     for file in files:
-        stat = file.stat()
-        digest.update(str(file.relative_to(path.parent)).encode() + b"\0")  # type: ignore[attr-defined]
-        digest.update(file.read_bytes() if contents  # type: ignore[attr-defined]
-                      else f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(str(file.relative_to(path.parent)).encode() + b"\0")
+        digest.update(file.read_bytes() + b"\0")
 
 
 def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
