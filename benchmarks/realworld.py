@@ -11,11 +11,13 @@ git, and nixdf importable by the interpreter that runs this script.
                                           [--examples K]
 
 fetch   writes each pinned file to DIR/<owner>+<name>@<commit[:12]>/<path> (DIR defaults to
-        $NIXDF_REALWORLD, else ~/.cache/nixdf-realworld), together with the local files it
-        names inside its directory (`./package.nix`, `src = ./.`, `${./root/etc}`; through
+        $NIXDF_REALWORLD, else ~/.cache/nixdf-realworld), together with the local files of
+        the repository it names (`./package.nix`, `src = ../.`, `${./root/etc}`; through
         every .nix file so reached, as nixdf itself follows them), so that render sees what
-        it would see in a checkout. Sources, in order: a git mirror under --mirror-root
-        (<owner>+<name>/repo) that has the commit; a bare blob-less clone of
+        it would see in a checkout (no .git is written: the build context of a file that
+        names a path above it is the directory that holds them all). Sources, in order: a
+        git mirror under --mirror-root (<owner>+<name>/repo) that has the commit; a bare
+        blob-less clone of
         https://github.com/OWNER/NAME kept in DIR/.git/; for an entry marked
         via = "read_file", a copy under --fallback-root/<owner>+<name>/<path>. Blobs a
         mirror lacks (it keeps no file of 4 MiB or more) are skipped.
@@ -49,7 +51,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = Path(__file__).with_name("realworld.toml")
-STATE = ".fetched"  # in each entry's directory: one "commit path" line per fetched entry
+STATE = ".fetched"  # in each entry's directory: one "commit path scope" line per fetched entry
+# What a fetch took besides the file: the repository's files it names (earlier fetches took
+# only those in the file's own directory, and are fetched again).
+SCOPE = "repository"
 MAX_TREE_FILES = 20_000  # a directory named by a path literal, e.g. `src = ./.`
 
 
@@ -244,16 +249,14 @@ def materialise(entry: Entry, source: GitSource | None, root: Path,
                                + ("" if entry.via != "read_file" else f" and {copy} is missing"))
         _write(target, "100644", copy.read_bytes())
         result = Fetched(f"copy {copy}", 1)
-    context = posixpath.dirname(entry.path)  # nixdf's build context: the Nixfile's directory
     seen = {entry.path}
-    pending = [(context, p) for p in named_paths(target.read_text(errors="replace"), entry.path)]
+    pending = [(posixpath.dirname(entry.path), p)
+               for p in named_paths(target.read_text(errors="replace"), entry.path)]
     while pending:
         directory, text = pending.pop()
         path = posixpath.normpath(posixpath.join(directory, text))
-        inside = path == context or context in ("", ".") and not path.startswith("..") \
-            or path.startswith(context + "/")
-        if path in seen or not inside:
-            continue  # nixdf refuses a path outside the context before it looks for it
+        if path in seen or path == ".." or path.startswith("../"):
+            continue  # outside the repository: not in a checkout either
         seen.add(path)
         found = source.entry(path if path != "." else "") if source else None
         if found is None or found[1] not in ("blob", "tree"):
@@ -287,7 +290,8 @@ def materialise(entry: Entry, source: GitSource | None, root: Path,
 
 def _done(entry: Entry, root: Path) -> bool:
     state = root / entry.key / STATE
-    return state.is_file() and f"{entry.commit} {entry.path}" in state.read_text().splitlines() \
+    return state.is_file() \
+        and f"{entry.commit} {entry.path} {SCOPE}" in state.read_text().splitlines() \
         and entry.local(root).is_file()
 
 
@@ -308,7 +312,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             print(f"  {entry.label:70} FAILED: {err}")
             continue
         with (root / entry.key / STATE).open("a") as state:
-            state.write(f"{entry.commit} {entry.path}\n")
+            state.write(f"{entry.commit} {entry.path} {SCOPE}\n")
         missing = f", missing: {', '.join(fetched.missing)}" if fetched.missing else ""
         print(f"  {entry.label:70} {fetched.files:5} files ({fetched.source}{missing})")
     print(f"{len(entries) - failed} of {len(entries)} entries fetched")
@@ -360,31 +364,32 @@ RULES: list[tuple[str, str]] = [
     (r"defines no image", "no image at the top level (built inside a function or module)"),
     (r"unknown (?P<a>builtin|lib function|function|attribute)\s+'?(?P<b>[^' ]+)",
      "unknown {a} {b}"),
-    (r"(?:an element of |a key of )?'?(?P<a>[\w.]+)'? must be known before the build",
+    (r"^(?P<a>.+?) must be known before the build",
      "a value only Nix knows in {a}, which `nixdf lock` does not record"),
 ]
-# A file that binds its own package set: nixdf's `pkgs` (and so dockerTools) is shadowed.
-OWN_NIXPKGS = re.compile(
-    r"import\s*\(?\s*(<nixpkgs>|fetchTarball|[\w.]*nixpkgs[\w.]*|\./nixpkgs)")
 TOP_LEVEL_UNKNOWN = "a Nixfile must give a buildImage call or a set of them"
-NEEDS_NIX = re.compile(r"^(?:an element of |a key of )?'?(?P<field>[\w.]+)'? must be known "
-                       r"before the build")
+NEEDS_NIX = re.compile(r"^(?P<what>.+?) must be known before the build")
+# How nixdf names a value inside config: "config.Cmd", "an Env entry", "Healthcheck.Test"…
+IN_CONFIG = re.compile(r"\bconfig\.|\b(?:Env|OnBuild) entr|\bHealthcheck\.")
+
+
+def locked_argument(what: str) -> str | None:
+    """The buildImage argument a value only Nix knows belongs to, if the lock records it."""
+    from nixdf.api import LOCKED_ARGUMENTS
+
+    if IN_CONFIG.search(what):
+        return "config"
+    return next((w for w in re.findall(r"\w+", what) if w in LOCKED_ARGUMENTS), None)
 
 
 def classify(message: str, hint: str, source: str = "", name: str = "") -> tuple[str, str]:
     """(status, blocker group) for a located nixdf error in file NAME whose text is SOURCE."""
     # What `nixdf lock` records: a value only Nix knows anywhere else stays a blocker,
     # whatever the hint says.
-    from nixdf.api import LOCKED_ARGUMENTS
-
     needs_nix = NEEDS_NIX.match(message)
-    if needs_nix and "nixdf lock" in hint \
-            and needs_nix["field"].split(".")[0] in LOCKED_ARGUMENTS:
+    if needs_nix and "nixdf lock" in hint and locked_argument(needs_nix["what"]):
         return "lock", LOCK
     if message.startswith(TOP_LEVEL_UNKNOWN):
-        if OWN_NIXPKGS.search(source):
-            return "blocked", ("the file imports its own nixpkgs (`pkgs = import <nixpkgs> {}`…), "
-                               "so its dockerTools call is a value only Nix knows")
         if re.search(r"nix2container\.buildImage", source):
             return "blocked", "nix2container.buildImage (a builder nixdf does not know)"
         return "blocked", ("the top level is another function's result (mkDerivation, a "
