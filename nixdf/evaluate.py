@@ -394,16 +394,26 @@ def _eval_select(expr: s.Select, env: Env) -> Value:
     return value
 
 
+# The root of what `import` gives: maybe a package set (`import <nixpkgs> {}`, a pinned
+# fetchTarball, niv's sources.nixpkgs), whose dockerTools builders and lib are nixdf's, as
+# the builder's Nix side makes them (templates/nixfile.nix.j2).
+IMPORTED = "<import>"
+
+
 def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
     path = (*value.path, name)
+    # What an import gives is a package set here: its dockerTools and lib are nixdf's.
+    known = ("pkgs", *path[1:]) if path[0] == IMPORTED else path
     # pkgs.lib.optional, lib.strings.optionalString, `with lib; …`: nixpkgs' lib.
-    if path[:2] == ("pkgs", "lib") and len(path) in (3, 4) and name in _LIB:
+    if known[:2] == ("pkgs", "lib") and len(known) in (3, 4) and name in _LIB:
         return _LIB[name]
-    if path[-1] in (*BUILDERS, *PLANNED_BUILDERS, "pullImage") and path[:-1] in (
+    if known[-1] in (*BUILDERS, *PLANNED_BUILDERS, "pullImage") and known[:-1] in (
         ("pkgs", "dockerTools"),
         ("dockerTools",),
     ):
-        return Builder(path[-1])
+        return Builder(known[-1])
+    if path[0] == IMPORTED:
+        return Opaque(f"{'.'.join(path[1:])} from an import", span, path)
     if value.path:
         return Opaque(".".join(path), span, path)
     return Opaque(f"an attribute of {value.description}", span)
@@ -435,7 +445,9 @@ def apply(func: Value, arg: Thunk, span: Span) -> Value:
             return Primop(func.name, func.arity, func.impl, args)
         return func.impl(list(args), span)
     if isinstance(func, Opaque):
-        return Opaque(f"the result of calling {func.description}", span)
+        # `import <nixpkgs> { … }` is as much a package set as what it imports.
+        called = func.path if func.path == (IMPORTED,) else ()
+        return Opaque(f"the result of calling {func.description}", span, called)
     raise EvalError(f"attempt to call {type_name(func)}, which is not a function", span)
 
 
@@ -502,6 +514,10 @@ def _eval_binop(expr: s.BinOp, env: Env) -> Value:
         assert isinstance(left, ListValue) and isinstance(right, ListValue)
         return ListValue(left.items + right.items, expr.span)
     if op == "//":
+        if isinstance(left, ImageCall) and isinstance(right, Attrs):
+            # `buildLayeredImage { … } // { passthru = …; }` (as nixpkgs' examples write it)
+            # adds attributes to the image's derivation; the image itself is the same.
+            return left
         _expect(left, Attrs, expr.left.span)
         _expect(right, Attrs, expr.right.span)
         assert isinstance(left, Attrs) and isinstance(right, Attrs)
@@ -615,6 +631,10 @@ def _length(args: list[Value], span: Span) -> Value:
 
 def _to_json(args: list[Value], span: Span) -> Value:
     return json.dumps(to_python(args[0], span), separators=(",", ":"), sort_keys=True)
+
+
+def _import(args: list[Thunk], span: Span) -> Value:
+    return Opaque("the result of import", span, (IMPORTED,))
 
 
 def _opaque_primop(name: str, arity: int) -> Primop:
@@ -877,7 +897,7 @@ def _builtins() -> dict[str, Value]:
         "toJSON": _lenient("toJSON", 1, _to_json),
         "throw": _lenient("throw", 1, _throw),
         "abort": _lenient("abort", 1, _throw),
-        "import": _opaque_primop("import", 1),
+        "import": Primop("import", 1, _import),
         "derivation": _opaque_primop("derivation", 1),
         "fetchTarball": _opaque_primop("fetchTarball", 1),
         "true": True,
@@ -1006,12 +1026,14 @@ def find_images(expr: s.Expr) -> list[FoundImage]:
         "lib": Opaque("pkgs.lib", here, ("pkgs", "lib")),
         "dockerTools": Opaque("pkgs.dockerTools", here, ("dockerTools",)),
     }
-    scope.update({name: Builder(name) for name in BUILDERS + PLANNED_BUILDERS})
+    # pullImage too: nixpkgs' examples take it as an argument, as they take buildImage
+    # (the builder's Nix side finds it among dockerTools' attributes).
+    scope.update({name: Builder(name) for name in (*BUILDERS, *PLANNED_BUILDERS, "pullImage")})
     top = _eval(expr, global_env(scope))
     if isinstance(top, Closure):
         top = _call_with_scope(top, scope)
     if isinstance(top, ImageCall):
-        return [FoundImage(None, top, top.span)]
+        return _with_bases([FoundImage(None, top, top.span)])
     if not isinstance(top, Attrs):
         raise EvalError(
             f"a Nixfile must give a buildImage call or a set of them, not {type_name(top)}",
@@ -1029,7 +1051,31 @@ def find_images(expr: s.Expr) -> list[FoundImage]:
     if not found:
         raise EvalError("this Nixfile defines no image", here,
                         hint='add an attribute such as `app = buildImage { name = "app"; };`')
-    return found
+    return _with_bases(found)
+
+
+def _with_bases(found: list[FoundImage]) -> list[FoundImage]:
+    """The images, and the bases they reach through ``fromImage`` that no attribute names.
+
+    nixpkgs' examples build a chain of images in a ``let`` (``l1``, ``l2``, then
+    ``l3 = buildImage { fromImage = l2; … }``); each such base is found where Nix finds
+    it too, as ``l3``'s attribute path plus ``.fromImage`` (nixdf's builders return
+    their arguments on the Nix side), so it gets a build stage of its own.
+    """
+    known = {id(image.call) for image in found}
+    result = []
+    for image in found:
+        result.append(image)
+        attr, call = image.attr, image.call
+        while "fromImage" in call.args.items:
+            base = call.args.items["fromImage"].force()
+            if not isinstance(base, ImageCall) or id(base) in known:
+                break
+            known.add(id(base))
+            attr = f"{attr}.fromImage" if attr else "fromImage"
+            result.append(FoundImage(attr, base, call.args.key_spans["fromImage"]))
+            call = base
+    return result
 
 
 def _call_with_scope(func: Closure, scope: dict[str, Value]) -> Value:

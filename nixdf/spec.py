@@ -19,11 +19,14 @@ from .evaluate import (
     ImageCall,
     ListValue,
     Opaque,
+    PathValue,
     PulledImage,
     Thunk,
     force_static,
+    to_python,
     type_name,
 )
+from .layers import StorePath
 
 # dockerTools' default `created`; anything else needs the reproducibility work.
 DEFAULT_CREATED = "1970-01-01T00:00:01Z"
@@ -77,14 +80,16 @@ class ImageSpec:
     span: Span
     # Config or scripts name store paths (values from the lock file).
     store_refs: bool = False
-    # The layered builders' budget, and the closure (path -> references) the lock recorded.
+    # The layered builders' budget (store layers and the customisation layer), how
+    # the store is split (nixdf.layers.STRATEGIES), and the closure the lock recorded.
     max_layers: int = 100
-    closure: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    layering: str = "auto"
+    closure: tuple[StorePath, ...] = ()
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
-# derivation or its logging (diskSize, buildVMMemorySize, meta, passthru, debug) are
-# accepted and change nothing; maxLayers is met by the single store layer.
+# derivation, its tarball or its logging (diskSize, buildVMMemorySize, meta, passthru,
+# compressor, debug) are accepted and change nothing; maxLayers is met by the single store layer.
 _ARGUMENTS = {
     "buildImage": (
         "name", "tag", "fromImage", "fromImageName", "fromImageTag", "copyToRoot", "contents",
@@ -108,10 +113,7 @@ _NOT_YET = {
     "architecture": "remove it: nixdf builds for the engine's platform (with buildx, "
                     "nixdf build --platform linux/ARCH chooses another).",
     "variant": "remove it: nixdf builds for the engine's platform.",
-    "compressor": "remove it: the engine compresses the layers (BuildKit's image exporter "
-                  "takes compression=zstd).",
     "includeNixDB": "remove it: nixdf does not put a Nix database in images yet.",
-    "layeringPipeline": "remove it: nixdf puts the store in one layer for now.",
     "uid": "remove it and chown in runAsRoot, which runs as real root.",
     "gid": "remove it and chown in runAsRoot, which runs as real root.",
 }
@@ -174,10 +176,15 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     if not _TAG.fullmatch(tag):
         raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
                         hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
-    for key in ("created", "mtime"):
-        if _optional_string(args, key) not in (None, DEFAULT_CREATED):
-            raise SpecError(f"only the default '{key}' (1970-01-01T00:00:01Z) is supported yet",
-                            _value_span(args, key))
+    # "now" is what the engine writes anyway: an image's created is its build time.
+    if _optional_string(args, "created") not in (None, DEFAULT_CREATED, "now"):
+        raise SpecError("only the default 'created' (1970-01-01T00:00:01Z) and \"now\" are "
+                        "supported yet", _value_span(args, "created"))
+    if _optional_string(args, "mtime") not in (None, DEFAULT_CREATED):
+        raise SpecError("only the default 'mtime' (1970-01-01T00:00:01Z) is supported yet",
+                        _value_span(args, "mtime"))
+    _compressor(args)
+    _no_local_paths(args)
     from_image, from_attr = _from_image(args, by_call, call)
     # dockerTools' order: buildImage runs runAsRoot then extraCommands; the layered
     # builders run extraCommands, then fakeRootCommands (real root here, no fakeroot).
@@ -197,7 +204,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         scripts=scripts,
         config=_config(args),
         span=call.span,
-        max_layers=_max_layers(args) if layered else 100,
+        **(_layering(args) if layered else {}),
     )
 
 
@@ -275,6 +282,56 @@ def _max_layers(args: Attrs) -> int:
                         hint="dockerTools needs at least 2; Docker refuses images of about 125 "
                         "layers and more.")
     return value
+
+
+def _no_local_paths(args: Attrs) -> None:
+    """A path among the contents (``copyToRoot = [ pkgs.bash ./files ];``) is refused here,
+    with its place: Nix would copy it into the store, but the builder's nix-build takes
+    derivations only and would stop with no hint of which item."""
+    for key in ("copyToRoot", "contents"):
+        if key not in args.items:
+            continue
+        value = args.items[key].force()
+        items = value.items if isinstance(value, ListValue) else (args.items[key],)
+        for item in items:
+            path = item.force()
+            if isinstance(path, PathValue):
+                raise SpecError(f"the path {path.value} in '{key}' is not supported yet",
+                                _span_of(item, args.key_spans[key]),
+                                hint="nixdf builds the contents with nix-build, which takes "
+                                "derivations only; put the files in one, e.g. pkgs.runCommand "
+                                "\"files\" { } \"cp -r ${./files} $out\".")
+
+
+_COMPRESSORS = ("none", "gz", "zstd")
+
+
+def _compressor(args: Attrs) -> None:
+    """dockerTools' compressor only chooses how its image tarball is compressed; nixdf's
+    image goes to the engine, which compresses the layers itself when it pushes them."""
+    value = _optional_string(args, "compressor")
+    if value is not None and value not in _COMPRESSORS:
+        raise SpecError(f"compressor {value!r} is not one dockerTools knows",
+                        _value_span(args, "compressor"), hint='"none", "gz" or "zstd".')
+
+
+# nixpkgs' popularityContestLayeringPipeline writes this pipeline; nixdf knows no other.
+_POPULARITY_PIPELINE = '[ [ "popularity_contest" ] [ "limit_layers" N ] ]'
+
+
+def _layering(args: Attrs) -> dict[str, object]:
+    """maxLayers and layeringPipeline: the layer budget and how the store is split."""
+    if "layeringPipeline" not in args.items or args.items["layeringPipeline"].force() is NULL:
+        return {"max_layers": _max_layers(args), "layering": "auto"}
+    span = _value_span(args, "layeringPipeline")
+    match to_python(_static(args, "layeringPipeline", "'layeringPipeline'"), span):
+        case [["popularity_contest"], ["limit_layers", int(limit)]] if (
+                not isinstance(limit, bool) and limit + 1 in _MAX_LAYERS):
+            # The pipeline's limit counts store layers; the customisation layer is one more.
+            return {"max_layers": limit + 1, "layering": "popularity"}
+    raise SpecError("nixdf knows only the popularity contest as a 'layeringPipeline'", span,
+                    hint=f"write {_POPULARITY_PIPELINE} with N from 1 to 124, or remove it for "
+                    "nixpkgs' default auto-layer (maxLayers is its budget).")
 
 
 def _bool(args: Attrs, key: str, *, default: bool = False) -> bool:

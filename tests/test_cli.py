@@ -38,7 +38,8 @@ BAD_NIXFILES = {
     "onbuild-continues":
         'buildImage {\n  name = "x";\n  config.OnBuild = [ "RUN echo \\\\" ];\n}\n',
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
-    "compressor-not-yet": 'buildLayeredImage {\n  name = "x";\n  compressor = "zstd";\n}\n',
+    "compressor-unknown": 'buildLayeredImage {\n  name = "x";\n  compressor = "bzip2";\n}\n',
+    "created-not-yet": 'buildImage {\n  name = "x";\n  created = "2024-01-01T00:00:00Z";\n}\n',
     "uid-of-build-image": 'buildImage {\n  name = "x";\n  uid = 1000;\n}\n',
     "max-layers-too-few": 'buildLayeredImage {\n  name = "x";\n  maxLayers = 1;\n}\n',
 }

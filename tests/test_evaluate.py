@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from nixdf.errors import NixdfError
-from nixdf.evaluate import Opaque, find_images, to_python
+from nixdf.evaluate import Opaque, PulledImage, find_images, to_python
 from nixdf.parse import parse
 
 
@@ -56,6 +56,38 @@ def test_images_are_found_in_source_order_and_others_ignored() -> None:
     source = ('{ pkgs, buildImage, ... }: { z = buildImage { name = "z"; }; '
               'tool = pkgs.hello; a = buildImage { name = "a"; }; }')
     assert [i.attr for i in find_images(parse(source, "Nixfile"))] == ["z", "a"]
+
+
+def test_bases_bound_in_a_let_are_found_by_their_path_through_from_image() -> None:
+    # nixpkgs' examples.nix, layersOrder: l1 and l2 are no attribute of the set.
+    source = ('{ pkgs, buildImage }: { top = let l1 = buildImage { name = "l1"; }; '
+              'l2 = buildImage { name = "l2"; fromImage = l1; }; in '
+              'buildImage { name = "l3"; fromImage = l2; }; '
+              'other = buildImage { name = "o"; fromImage = "debian"; }; }')
+    found = find_images(parse(source, "Nixfile"))
+    names = {i.attr: i.call.args.items["name"].force() for i in found}
+    assert names == {"top": "l3", "top.fromImage": "l2", "top.fromImage.fromImage": "l1",
+                     "other": "o"}
+    # A base that is an attribute too keeps its own name, and is found once.
+    shared = ('rec { base = buildImage { name = "b"; }; '
+              'a = buildImage { name = "a"; fromImage = base; }; }')
+    assert [i.attr for i in find_images(parse(shared, "Nixfile"))] == ["base", "a"]
+    single = 'buildImage { name = "a"; fromImage = buildImage { name = "b"; }; }'
+    assert [i.attr for i in find_images(parse(single, "Nixfile"))] == [None, "fromImage"]
+
+
+def test_attributes_added_to_an_image_leave_the_image() -> None:
+    # examples.nix, layeredStoreSymlink: `buildLayeredImage { … } // { passthru = …; }`.
+    [image] = find_images(parse('{ img = buildLayeredImage { name = "x"; } '
+                                '// { passthru.a = 1; }; }', "Nixfile"))
+    assert image.attr == "img" and image.call.builder == "buildLayeredImage"
+
+
+def test_pull_image_may_be_an_argument_as_examples_nix_takes_it() -> None:
+    source = ('{ buildImage, pullImage }: buildImage { name = "x"; fromImage = pullImage '
+              '{ imageName = "debian"; imageDigest = "sha256:' + "0" * 64 + '"; }; }')
+    [image] = find_images(parse(source, "Nixfile"))
+    assert isinstance(image.call.args.items["fromImage"].force(), PulledImage)
 
 
 @pytest.mark.parametrize("spelling", [

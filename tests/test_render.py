@@ -124,6 +124,42 @@ def test_pull_image_becomes_a_base_pinned_by_digest(tmp_path: Path) -> None:
     assert f"FROM library/debian@{DIGEST} AS x" in text.splitlines()
 
 
+def test_a_let_bound_base_gets_a_stage_and_comes_first(tmp_path: Path) -> None:
+    # nixpkgs' examples.nix, layersOrder: l1 and l2 are bound in a let, not attributes.
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }: { layersOrder = let '
+                       'l1 = buildImage { name = "l1"; extraCommands = "echo 1 > one"; }; '
+                       'l2 = buildImage { name = "l2"; fromImage = l1; }; in '
+                       'buildImage { name = "l3"; fromImage = l2; }; }\n')
+    froms = [line for line in api.render_path(nixfile, api.RenderOptions()).text.splitlines()
+             if line.startswith("FROM ") and not line.endswith("-build")]
+    assert froms[1:] == [
+        "FROM scratch AS layersorder.fromimage.fromimage-scripts",
+        "FROM nix AS layersorder.fromimage.fromimage-tidy",
+        "FROM scratch AS layersorder.fromimage.fromimage",
+        "FROM layersorder.fromimage.fromimage AS layersorder.fromimage",
+        "FROM layersorder.fromimage AS layersorder",
+    ]
+
+
+# Linux refuses to start a program with one argument longer than this (MAX_ARG_STRLEN),
+# and BuildKit hands a RUN line to the shell as one argument.
+MAX_ARGUMENT = 128 * 1024
+
+
+def test_locking_many_layered_images_keeps_every_step_under_the_argument_limit() -> None:
+    from nixdf.plan import Nixpkgs, PlanOptions, plan
+
+    images = [f"image-{n}" for n in range(80)]  # nixpkgs' examples have 23 layered images
+    options = PlanOptions(NIX_IMAGE, Nixpkgs("context", context_path="pkgs"), "Nixfile",
+                          ("Nixfile",))
+    text = render.render_lock(plan([], options), images, images)
+    runs = [i for i in dockerfile.parse_string(text) if i.cmd == "RUN"]
+    assert len(runs) == 1 + len(images)
+    assert max(len(run.value[0].encode()) for run in runs) < MAX_ARGUMENT
+    assert len(text.encode()) > MAX_ARGUMENT, "the images together need more than one step"
+
+
 @pytest.fixture
 def template_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A fresh jinja2 environment whose compiled-template cache lives under tmp_path."""
