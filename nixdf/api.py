@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from . import defaults
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
-from .inputs import nix_inputs
+from .inputs import NixInputs, nix_inputs
+from .layers import StorePath
 from .parse import parse
 from .plan import (
     COMPAT_TARGETS,
@@ -51,6 +52,7 @@ class RenderOptions:
     substituters: tuple[str, ...] = ()
     trusted_keys: tuple[str, ...] = ()
     netrc: bool = False
+    per_path: bool = False
 
     def caches(self) -> NixCaches:
         """The binary-cache options, checked: they reach the builder's shell."""
@@ -74,12 +76,25 @@ _PUBLIC_KEY = r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}"
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A Dockerfile, its plan, and the package-set directory it needs from outside the context."""
+    """A Dockerfile, its plan, its build context, and the package-set directory it needs from
+    outside that context."""
 
     nixfile: Path
     plan: DockerfilePlan
     text: str
     external_nixpkgs: Path | None
+    inputs: NixInputs
+    locked: bool = False  # a lock made for this very input was used
+
+    @property
+    def context(self) -> Path:
+        return self.inputs.context
+
+    @property
+    def wants_lock(self) -> bool:
+        """A layered image's store goes in one layer until a lock records its closure."""
+        return not self.locked and any(build.layered and build.include_store_paths
+                                       for build in self.plan.builds)
 
 
 def _display_name(path: Path) -> str:
@@ -108,9 +123,10 @@ class _Loaded:
 
     source: str
     tree: Expr
-    inputs: tuple[str, ...]
+    inputs: NixInputs
     lock_key: str
     specs: list[ImageSpec]
+    locked: bool  # a lock made for this very input supplied values
 
 
 def _read(nixfile: Path) -> str:
@@ -123,11 +139,10 @@ def _read(nixfile: Path) -> str:
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     """With ``options``, a lock file made for this very input supplies what Nix computes."""
     source = _read(nixfile)
-    context = nixfile.resolve().parent
     with _located(source):
         tree = parse(source, _display_name(nixfile))
-        inputs = nix_inputs(nixfile, tree, context, parse)
-        key = _lock_key(context, inputs, options) if options else ""
+        inputs = nix_inputs(nixfile, tree, parse)
+        key = _lock_key(inputs, options) if options else ""
         with evaluation(tree.span):
             images = find_images(tree)
             locked = _read_lock(nixfile, key) if options else None
@@ -135,7 +150,7 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
             specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
                                          closure=_locked_closure(locked, spec.attr))
                      for spec in to_specs(images)]
-    return _Loaded(source, tree, inputs, key, specs)
+    return _Loaded(source, tree, inputs, key, specs, locked is not None)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
@@ -163,7 +178,7 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
 
 
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
-    """The Dockerfile for a Nixfile; the build context is the Nixfile's directory."""
+    """The Dockerfile for a Nixfile, and its build context (see :mod:`nixdf.inputs`)."""
     if not REFERENCE.fullmatch(options.nix_image):
         raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
                          hint="NAME[:TAG][@sha256:DIGEST].")
@@ -171,11 +186,12 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the only compatibility target is docker-20.10.")
     loaded = _load(nixfile, options)
-    context = nixfile.resolve().parent
-    nixpkgs, external = _nixpkgs(options.nixpkgs, context)
-    the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, loaded.inputs[0],
-                                              loaded.inputs, options.compat, options.caches()))
-    return Rendered(nixfile, the_plan, render(the_plan), external)
+    inputs = loaded.inputs
+    nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+    the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
+                                              inputs.paths, options.compat, options.caches(),
+                                              options.per_path))
+    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -264,9 +280,8 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
         raise UsageError("-t names one image, but this Nixfile has several",
                          hint=f"add --target, one of: {', '.join(images)}")
     chosen = [target] if target else list(images)
-    context = nixfile.resolve().parent
     requests = tuple(
-        BuildRequest(context, name if len(images) > 1 or target else None,
+        BuildRequest(rendered.context, name if len(images) > 1 or target else None,
                      tags or (images[name].reference,), rendered.external_nixpkgs, passthrough)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
@@ -284,33 +299,95 @@ def build(prepared: BuildPlan) -> None:
         try:
             run(prepared.engine, command, prepared.rendered.text)
         except EngineError as err:
-            located = _nix_error(err, prepared.requests[0].context)
+            located = _nix_error(err, prepared.rendered.inputs)
             if located is None:
                 raise
             raise located from None
 
 
-def _nix_error(err: EngineError, context: Path) -> NixdfError | None:
+def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
     from .buildlog import nix_failure
 
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
-        return None
-    if failure.message.startswith("unable to download"):
+        return _ignored_input(err, inputs)
+    download = _DOWNLOAD.match(failure.message)
+    if download:
         # Not the Nixfile's fault: the builder could not reach the network.
-        return EngineError(f"Nix in the builder could not download: {failure.message}",
-                           err.log, hint="the default nixpkgs is a tarball the builder fetches; "
-                           "give it network access, or pass --nixpkgs with a local package set.")
+        return _download_error(download["url"], failure.message, err.log, inputs)
     hint = failure.hint or "Nix evaluated the Nixfile in the builder and stopped here."
     if failure.path is None:
         return NixEvalError(f"Nix: {failure.message}", hint=hint)
-    path = context / failure.path
+    path = inputs.context / failure.path
     span = Span(_display_name(path), failure.line, failure.column, failure.line,
                 failure.column + 1)
     located = NixEvalError(f"Nix: {failure.message}", span, hint)
     if path.is_file():
         located.with_source(path.read_text(encoding="utf-8"))
     return located
+
+
+_NOT_FOUND = re.compile(r'failed to compute cache key: "/(?P<path>[^"]+)" not found')
+
+
+def _ignored_input(err: EngineError, inputs: NixInputs) -> EngineError | None:
+    """A Nix input BuildKit did not find in the context: the context's .dockerignore left it
+    out (a repository's, once a path above the Nixfile made the repository the context)."""
+    ignore = inputs.context / ".dockerignore"
+    missing = next((m["path"] for m in map(_NOT_FOUND.search, err.log) if m), None)
+    if missing is None or missing not in (inputs.nixfile, *inputs.paths) \
+            or not ignore.is_file():
+        return None
+    return EngineError(f"{ignore} leaves out {missing}, a Nix input of the build", err.log,
+                       hint=f"add a line `!{missing}` to it: nixdf copies only the Nix inputs, "
+                       "so nothing else of the context reaches the build.")
+
+
+_DOWNLOAD = re.compile(r"unable to download '(?P<url>[^']+)'")
+# Files larger than this among the inputs are not searched for a URL Nix could not fetch.
+_SEARCHED_BYTES = 1 << 20
+
+
+def _download_error(url: str, message: str, log: tuple[str, ...],
+                    inputs: NixInputs) -> EngineError:
+    """Nix could not fetch ``url``: where a Nix input names it (a pinned fetchTarball, niv's
+    sources.json), the error points there; otherwise it is the default package set."""
+    for path in _input_files(inputs):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        offset = text.find(url)
+        if offset < 0:
+            continue
+        line = text.count("\n", 0, offset) + 1
+        column = offset - text.rfind("\n", 0, offset)
+        reason = message.partition(f"{url}': ")[2] or message
+        error = EngineError(f"Nix in the builder could not download this URL: {reason}", log,
+                            hint="this input is fetched in the builder, which could not reach "
+                            "it: give the build network access, or, for a package set, write "
+                            "`import <nixpkgs> { }`, which is the one nixdf is given "
+                            "(--nixpkgs).")
+        error.span = Span(_display_name(path), line, column, line, column + len(url))
+        error.with_source(text)
+        return error
+    return EngineError(f"Nix in the builder could not download: {message}", log,
+                       hint="the default nixpkgs is a tarball the builder fetches; give it "
+                       "network access, or pass --nixpkgs with a local package set.")
+
+
+def _input_files(inputs: NixInputs) -> Iterator[Path]:
+    """The Nixfile, then every other file among the inputs that is small enough to search."""
+    nixfile = inputs.context / inputs.nixfile
+    yield nixfile
+    for relative in inputs.paths:
+        path = inputs.context / relative
+        candidates = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(path).parts)
+        for candidate in candidates:
+            if candidate != nixfile and candidate.stat().st_size <= _SEARCHED_BYTES:
+                yield candidate
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
@@ -391,28 +468,32 @@ def lock_path(nixfile: Path) -> Path:
     return nixfile.with_name(nixfile.name + ".lock")
 
 
-def _lock_key(context: Path, inputs: tuple[str, ...], options: RenderOptions) -> str:
-    """What the locked values depend on: the Nix inputs' text, the package set, the builder."""
+def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
+    """What the locked values depend on: the Nix inputs' text and where they lie in the
+    context (Nix names a copied directory after it), the package set, the builder."""
     import hashlib
 
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
-                            f"{options.nixpkgs or ''}\0".encode())
-    for relative in inputs:
-        _digest_tree(digest, context / relative)
+                            f"{options.nixpkgs or ''}\0{inputs.nixfile}\0".encode())
+    for relative in inputs.paths:
+        _digest_tree(digest, inputs.context / relative, relative)
     if options.nixpkgs is not None and "://" not in options.nixpkgs:
-        _digest_tree(digest, Path(options.nixpkgs).resolve())
+        _digest_tree(digest, Path(options.nixpkgs).resolve(), "nixpkgs")
     return digest.hexdigest()
 
 
-def _digest_tree(digest: hashlib._Hash, path: Path) -> None:
-    """The names and text of the files at ``path``, git's own files left out.
+def _digest_tree(digest: hashlib._Hash, path: Path, name: str) -> None:
+    """The names (under ``name``, not the host's directory) and text of the files at
+    ``path``, git's own files left out.
 
-    Text, not modification times: a fresh clone must find its committed lock current.
+    Text, not modification times or the checkout's directory name: a fresh clone,
+    wherever it is, must find its committed lock current.
     """
     files = [path] if path.is_file() else sorted(
         p for p in path.rglob("*") if p.is_file() and ".git" not in p.relative_to(path).parts)
     for file in files:
-        digest.update(str(file.relative_to(path.parent)).encode() + b"\0")
+        inside = name if file == path else f"{name}/{file.relative_to(path).as_posix()}"
+        digest.update(inside.encode() + b"\0")
         digest.update(file.read_bytes() + b"\0")
 
 
@@ -456,10 +537,11 @@ def _closure_entry(line: str) -> dict[str, object]:
 
 
 def _locked_closure(locked: dict[str, dict[str, object]] | None,
-                    attr: str | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The closure a lock recorded for a layered image, as (path, references) pairs."""
+                    attr: str | None) -> tuple[StorePath, ...]:
+    """The closure a lock recorded for a layered image."""
     entries = ((locked or {}).get(attr or "") or {}).get("closure") or ()
-    return tuple((str(entry["path"]), tuple(entry["references"]))  # type: ignore[index]
+    return tuple(StorePath(str(entry["path"]), int(entry["narSize"]),  # type: ignore[index]
+                           tuple(entry["references"]))  # type: ignore[index]
                  for entry in entries)  # type: ignore[union-attr]
 
 
@@ -469,6 +551,7 @@ class LockPlan:
 
     engine: Engine
     nixfile: Path
+    inputs: NixInputs
     dockerfile: str
     key: str
     external_nixpkgs: Path | None
@@ -478,7 +561,7 @@ class LockPlan:
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
 
-        return output_commands(self.engine, self.nixfile.resolve().parent, dest,
+        return output_commands(self.engine, self.inputs.context, dest,
                                external_nixpkgs=self.external_nixpkgs, secrets=self.secrets)
 
 
@@ -492,19 +575,18 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     source = _read(nixfile)
-    context = nixfile.resolve().parent
     with _located(source):
         tree = parse(source, _display_name(nixfile))
-        inputs = nix_inputs(nixfile, tree, context, parse)
+        inputs = nix_inputs(nixfile, tree, parse)
         with evaluation(tree.span):
             images = find_images(tree)
     attrs = [image.attr for image in images]
     layered = [image.attr for image in images if image.call.builder != "buildImage"]
-    nixpkgs, external = _nixpkgs(options.nixpkgs, context)
-    the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs[0], inputs,
+    nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+    the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
-    return LockPlan(engine, nixfile, render_lock(the_plan, attrs, layered),
-                    _lock_key(context, inputs, options), external, tuple(layered), secrets)
+    return LockPlan(engine, nixfile, inputs, render_lock(the_plan, attrs, layered),
+                    _lock_key(inputs, options), external, tuple(layered), secrets)
 
 
 def lock(prepared: LockPlan) -> Path:
@@ -520,7 +602,7 @@ def lock(prepared: LockPlan) -> Path:
             try:
                 run(prepared.engine, command, prepared.dockerfile)
             except EngineError as err:
-                located = _nix_error(err, prepared.nixfile.resolve().parent)
+                located = _nix_error(err, prepared.inputs)
                 raise located or err from None
         images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
         # The store paths the Dockerfile will name (the closures come next, and name more).

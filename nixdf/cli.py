@@ -45,6 +45,9 @@ SubstituterOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
     "--substituter", metavar="URL", help="A binary cache for Nix in the builder (repeatable).")]
 TrustedKeyOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
     "--trusted-public-key", metavar="KEY", help="A key the binary caches sign with (repeatable).")]
+PerPathOpt = Annotated[bool, typer.Option(
+    "--per-path", help="Give each store layer of a locked closure a stage of its own, keyed "
+    "by its paths' hashes: a rebuild never copies an unchanged path again.")]
 NetrcSecretOpt = Annotated[bool, typer.Option(
     "--netrc-secret", help="The build gets a netrc for the caches as the secret 'nix-netrc' "
     "(nixdf build --netrc FILE passes it).")]
@@ -52,9 +55,9 @@ NetrcSecretOpt = Annotated[bool, typer.Option(
 
 def _options(nix_image: str, nixpkgs: str | None, compat: str | None,
              substituter: list[str] | None, trusted_public_key: list[str] | None,
-             netrc: bool) -> api.RenderOptions:
+             netrc: bool, per_path: bool = False) -> api.RenderOptions:
     return api.RenderOptions(nix_image, nixpkgs, compat, tuple(substituter or ()),
-                             tuple(trusted_public_key or ()), netrc)
+                             tuple(trusted_public_key or ()), netrc, per_path)
 
 
 def _fail(err: NixdfError) -> typer.Exit:
@@ -100,6 +103,7 @@ def render(
     substituter: SubstituterOpt = None,
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
+    per_path: PerPathOpt = False,
 ) -> None:
     """Print the Dockerfile for a Nixfile.
 
@@ -108,13 +112,21 @@ def render(
     if check and output is None:
         raise UsageError("--check compares against a file: give it with -o FILE")
     rendered = api.render_path(nixfile, _options(nix_image, nixpkgs, compat, substituter,
-                                                 trusted_public_key, netrc_secret))
+                                                 trusted_public_key, netrc_secret, per_path))
+    _note_unlocked_layers(rendered)
     if output is None:
         sys.stdout.write(rendered.text)
     elif check:
         _report_stale([(output, api.staleness(output, rendered.text))], nixfile_hint=nixfile)
     else:
         api.write_atomic(output, rendered.text)
+
+
+def _note_unlocked_layers(rendered: api.Rendered) -> None:
+    if rendered.wants_lock:
+        print(f"nixdf: {rendered.nixfile} has no current lock, so the store of its layered "
+              f"images goes in one layer: run `nixdf lock {rendered.nixfile}` for their layers",
+              file=sys.stderr)
 
 
 def _report_stale(results: list[tuple[Path, str]], nixfile_hint: Path | None = None) -> None:
@@ -143,6 +155,7 @@ def sync(
     substituter: SubstituterOpt = None,
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
+    per_path: PerPathOpt = False,
 ) -> None:
     """Keep the Dockerfile beside each Nixfile up to date (the pre-commit hooks run this).
 
@@ -152,11 +165,13 @@ def sync(
     Example: nixdf sync services/*/Nixfile --compat docker-20.10
     """
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
-                       netrc_secret)
+                       netrc_secret, per_path)
     results = []
     for nixfile in nixfiles:
         output = nixfile.parent / name
-        text = api.render_path(nixfile, options).text
+        rendered = api.render_path(nixfile, options)
+        _note_unlocked_layers(rendered)
+        text = rendered.text
         diff = api.staleness(output, text)
         if diff and not check:
             api.write_atomic(output, text)
@@ -207,6 +222,7 @@ def build(
     netrc: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--netrc", metavar="FILE", help="Credentials for the binary caches, given to the "
         "build as a secret: never in a layer, the cache key or the history.")] = None,
+    per_path: PerPathOpt = False,
     engine: EngineOpt = "auto",
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
@@ -231,7 +247,7 @@ def build(
         secrets=secrets, progress=progress, build_args=tuple(build_arg or ()),
         labels=tuple(label or ()), extra=tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
-                       netrc is not None)
+                       netrc is not None, per_path)
     try:
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine_choice=engine)
@@ -244,6 +260,13 @@ def build(
         api.lock(api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets))
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine_choice=engine)
+    if prepared.rendered.wants_lock and not dry_run:
+        # Layered images get their layers from the closure the lock records.
+        print(f"nixdf: {nixfile} has layered images; writing {api.lock_path(nixfile)} for "
+              "their layers", file=sys.stderr)
+        api.lock(api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets))
+        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
+                                     passthrough=passthrough, engine=prepared.engine)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
     print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
           file=sys.stderr)

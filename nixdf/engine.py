@@ -146,13 +146,15 @@ def _probe_docker() -> Engine:
                           "docker.io) or set NIXDF_DOCKER to the docker client")
     answered = False
     for docker in candidates:
-        versions = _capture([docker, "version", "--format",
-                             "{{.Client.Version}} {{.Server.Version}}"])
+        # Both at once: each costs a client start, which is much of a no-op build's time.
+        versions, buildx_version = _capture_all(
+            [docker, "version", "--format", "{{.Client.Version}} {{.Server.Version}}"],
+            [docker, "buildx", "version"])
         if versions is None or len(versions.split()) != 2:
             continue
         answered = True
         client, server = versions.split()
-        buildx = _capture([docker, "buildx", "version"]) is not None
+        buildx = buildx_version is not None
         if buildx or not _modern(client):
             return Engine(docker, buildx, server)
     if not answered:
@@ -169,11 +171,32 @@ def _modern(version: str) -> bool:
 
 
 def _capture(argv: Sequence[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
+    return _capture_all(argv)[0]
+
+
+def _capture_all(*argvs: Sequence[str]) -> list[str | None]:
+    """Each command's stdout (None if it failed), the commands running side by side."""
+    procs: list[subprocess.Popen[str] | None] = []
+    for argv in argvs:
+        try:
+            procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True))
+        except OSError:
+            procs.append(None)
+    outputs: list[str | None] = []
+    for proc in procs:
+        if proc is None:
+            outputs.append(None)
+            continue
+        try:
+            stdout, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            outputs.append(None)
+            continue
+        outputs.append(stdout if proc.returncode == 0 else None)
+    return outputs
 
 
 def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:

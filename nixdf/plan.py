@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .defaults import DOCKERFILE_SYNTAX
 from .errors import SpecError
-from .layers import by_popularity
+from .layers import split
 from .spec import ImageConfig, ImageSpec
 
 COMPAT_TARGETS = ("docker-20.10",)
@@ -68,6 +68,27 @@ class PlanOptions:
     inputs: tuple[str, ...]
     compat: str | None = None
     caches: NixCaches = NixCaches()
+    # Each store layer of a locked closure from a stage of its own (see StoreLayer).
+    per_path: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLayer:
+    """Store paths that make one image layer, and the stage the image copies them from.
+
+    By default the build stage stages every layer in ``/out/layers/N``. Per path,
+    each layer has a stage of its own that copies its paths out of the /nix cache:
+    its instruction names the paths, so its cache key is their hashes and nothing
+    else, and an unchanged path is neither copied, hashed nor exported again, however
+    much else the build stage redoes. The build stage leaves ``mark`` (a file in
+    ``/out/marks``, listing the paths) to say it built them.
+    """
+
+    paths: tuple[str, ...]
+    nar_size: int
+    stage: str
+    source: str
+    mark: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +104,13 @@ class BuildStage:
     needs_tools: bool
     # Config or scripts name store paths (from the lock): they join the closure.
     store_refs: bool = False
-    # The store split into layers, each a list of store paths (from the lock's closure);
-    # empty: the store goes in the root's layer.
-    layers: tuple[tuple[str, ...], ...] = ()
+    # The store split into layers (from the lock's closure); empty: the store goes in
+    # the root's layer.
+    layers: tuple[StoreLayer, ...] = ()
+
+    @property
+    def per_path(self) -> bool:
+        return any(layer.mark for layer in self.layers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +130,7 @@ class ImageStage:
     config: ImageConfig
     scripts_stage: str | None = None
     tidy_stage: str | None = None
-    # How many store layers its build stage made (see BuildStage.layers).
-    store_layers: int = 0
+    store_layers: tuple[StoreLayer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +164,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
     for spec in _bases_first(specs):
         stage = stage_of[spec.attr]
         build = f"{stage}-build"
-        layers = _layers(spec)
+        layers = _layers(spec, stage, options.per_path)
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
                                  bool(spec.scripts), spec.store_refs, layers))
@@ -148,7 +172,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         tidy = base == "scratch" and bool(spec.scripts)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
-                                 f"{stage}-tidy" if tidy else None, len(layers)))
+                                 f"{stage}-tidy" if tidy else None, layers))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat is None,
@@ -173,12 +197,22 @@ def cache_id(nix_image: str) -> str:
     return f"nixdf-nix-{digest[:16]}"
 
 
-def _layers(spec: ImageSpec) -> tuple[tuple[str, ...], ...]:
+def _layers(spec: ImageSpec, stage: str, per_path: bool) -> tuple[StoreLayer, ...]:
     """The layered builders' store layers; the customisation layer (the root) is one more."""
     if not spec.layered or not spec.include_store_paths or not spec.closure:
         return ()
-    references = dict(spec.closure)
-    return tuple(tuple(layer) for layer in by_popularity(references, spec.max_layers - 1))
+    size = {entry.path: entry.nar_size for entry in spec.closure}
+    layers = split(spec.closure, spec.max_layers - 1, spec.layering)
+    if per_path:
+        return tuple(StoreLayer(tuple(paths), sum(size[p] for p in paths),
+                                f"{stage}-store-{n}", "/out/", _store_name(paths[0]))
+                     for n, paths in enumerate(layers, 1))
+    return tuple(StoreLayer(tuple(paths), sum(size[p] for p in paths), f"{stage}-build",
+                            f"/out/layers/{n}/") for n, paths in enumerate(layers))
+
+
+def _store_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 def _stage_name(spec: ImageSpec) -> str:
@@ -186,7 +220,7 @@ def _stage_name(spec: ImageSpec) -> str:
     name = re.sub(r"[^a-z0-9_.-]", "-", raw)
     if not _STAGE.fullmatch(name):
         name = f"image-{name}"
-    if name == BUILDER_STAGE or name.endswith(("-build", "-scripts", "-tidy")):
+    if name == BUILDER_STAGE or re.search(r"-(build|scripts|tidy|store-[0-9]+)$", name):
         name = f"{name}-image"
     return name
 

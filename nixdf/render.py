@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from functools import cache
 from hashlib import sha256
+from pathlib import PurePosixPath
 
 import jinja2
 
@@ -161,16 +162,17 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
                        healthcheck=healthcheck, nix_string=nix_string,
-                       shell_word=shell_word, store_name=store_name)
+                       shell_word=shell_word, store_name=store_name, size_text=size_text)
     return env
 
 
-def _nixpkgs_expr(plan: DockerfilePlan) -> str:
+def _nixpkgs_source(plan: DockerfilePlan) -> str:
+    """Where the package set is in the builder: what nixdf imports, and ``<nixpkgs>``."""
     source = plan.nixpkgs
     if source.kind == "tarball":
-        return (f"import (builtins.fetchTarball {{ url = {nix_string(source.url)}; "
-                f"sha256 = {nix_string(source.sha256)}; }}) {{ }}")
-    return f"import (/. + {nix_string(source.path_in_builder)}) {{ }}"
+        return (f"builtins.fetchTarball {{ url = {nix_string(source.url)}; "
+                f"sha256 = {nix_string(source.sha256)}; }}")
+    return f"/. + {nix_string(source.path_in_builder)}"
 
 
 def render_gc(nix_image: str, keep: int) -> str:
@@ -194,7 +196,8 @@ def _nix_lines(env: jinja2.Environment, template: str, plan: DockerfilePlan,
                **values: object) -> list[str]:
     """A Nix expression of ours over the Nixfile, as the lines of a shell argument."""
     text = env.get_template(template).render(
-        nixpkgs_expr=_nixpkgs_expr(plan), nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
+        nixpkgs_source=_nixpkgs_source(plan), src_dir=SRC_DIR,
+        nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
         builders=BUILDERS, planned=PLANNED_BUILDERS, **values)
     return [line for line in text.splitlines() if line.strip()]
 
@@ -235,10 +238,16 @@ def render(plan: DockerfilePlan) -> str:
     def refs_expr(build: BuildStage) -> list[str]:
         return _nix_lines(env, "refs.nix.j2", plan, attr=build.image_attr)
 
-    if plan.syntax:
-        build_hint = "docker buildx build ."
-    else:
-        build_hint = "DOCKER_BUILDKIT=1 docker build . (Docker 20.10's built-in BuildKit)"
+    # Run in the Nixfile's directory; a context above it (it names paths up there) is given.
+    depth = len(PurePosixPath(plan.nixfile).parent.parts)
+    context = "/".join([".."] * depth)
+    notes = [] if plan.syntax else ["Docker 20.10's built-in BuildKit"]
+    if depth:
+        notes.append(f"in the Nixfile's directory: {context} holds every Nix input")
+    build_hint = " ".join([
+        "docker buildx build" if plan.syntax else "DOCKER_BUILDKIT=1 docker build",
+        f"-f Dockerfile {context}" if depth else ".",
+        *([f"({'; '.join(notes)})"] if notes else [])])
     if plan.nixpkgs.kind == "external":
         build_hint = "nixdf build, which supplies the package set outside this context"
     nix_options = _nix_options(plan)

@@ -181,9 +181,17 @@ def test_layers_are_identical_across_clean_builds(engine_env, offline_image) -> 
     assert built[0] == built[1]
 
 
+def example_copy(name: str, tmp_path: Path) -> Path:
+    """A copy of examples/NAME to build: building a layered image writes its lock beside it."""
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / name, tmp_path / name)
+    return tmp_path / name / "Nixfile"
+
+
 def test_layered_builder_symlinks_contents_and_runs_fake_root_commands_as_root(  # type: ignore[no-untyped-def]
-        engine_env, offline_image) -> None:
-    build(engine_env, offline_image, ROOT / "examples" / "layered" / "Nixfile")
+        engine_env, offline_image, tmp_path) -> None:
+    build(engine_env, offline_image, example_copy("layered", tmp_path))
     ref = "nixdf/layered:1.0"
     assert run(engine_env, ref) == "Hello from nixdf\n"
     assert "uid=1000" in run(engine_env, ref, "/bin/redis-server")

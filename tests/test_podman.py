@@ -44,8 +44,10 @@ def test_redis_seed_builds_and_runs_under_podman(engine_env, podman_image) -> No
     assert config["Cmd"] == ["/bin/redis-server"] and config["WorkingDir"] == "/data"
 
 
-def test_layered_image_under_podman(engine_env, podman_image) -> None:  # type: ignore[no-untyped-def]
-    nixdf(engine_env, "build", str(ROOT / "examples" / "layered" / "Nixfile"), "--engine",
+def test_layered_image_under_podman(engine_env, podman_image, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from .test_examples import example_copy
+
+    nixdf(engine_env, "build", str(example_copy("layered", tmp_path)), "--engine",
           "podman", "--nix-image", podman_image, "--nixpkgs", str(OFFLINE_PKGS))
     assert podman("run", "--rm", *ULIMITS, "nixdf/layered:1.0") == "Hello from nixdf\n"
 

@@ -3,7 +3,8 @@
 # examples/offline-pkgs does), so nothing is downloaded.
 #
 #   busybox                     the shell every package is built with
-#   runtime, data-a, data-b     large leaves: 35 MB of deterministic pseudo-random bytes each
+#   runtime, data-a, data-b     large leaves: 35 MB of deterministic pseudo-random bytes each;
+#                               only the app refers to data-b  (dataVersion changes it)
 #   libcore                     small; every library refers to it  (libVersion changes it)
 #   lib01 .. lib22              2 MB each; refer to libcore, some to the previous library or runtime
 #   app-config                  small top-level path only the app refers to  (leafVersion)
@@ -11,7 +12,7 @@
 #
 # A package refers to another by writing its store path into a file, so Nix records the
 # reference. The bytes come from busybox awk's srand(seed), so rebuilds are reproducible.
-{ leafVersion ? "1", libVersion ? "1" }:
+{ leafVersion ? "1", dataVersion ? "1", libVersion ? "1" }:
 let
   system = builtins.currentSystem;
 
@@ -89,7 +90,7 @@ let
 
   runtime = bigLeaf "runtime-3.1" 1;
   data-a = bigLeaf "data-a-2024" 2;
-  data-b = bigLeaf "data-b-2024" 3;
+  data-b = bigLeaf "data-b-${dataVersion}" "3${dataVersion}";
 
   config = mkPackage "app-config-${leafVersion}" ''
     mkdir -p $out/etc
