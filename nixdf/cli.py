@@ -267,6 +267,9 @@ def build(
         api.lock(api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets))
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine=prepared.engine)
+    for shared, images in prepared.shared_tags.items():
+        print(f"nixdf: warning: {', '.join(images)} are all named {shared}; the last one built "
+              "keeps the name (build each with --target NAME -t TAG)", file=sys.stderr)
     compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
     print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
           file=sys.stderr)

@@ -161,10 +161,14 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                         "in more than case.")
     builds: list[BuildStage] = []
     images: list[ImageStage] = []
+    layer_count: dict[str, int] = {}  # each image's layers, its base's included
     for spec in _bases_first(specs):
         stage = stage_of[spec.attr]
         build = f"{stage}-build"
-        layers = _layers(spec, stage, options.per_path)
+        # A base from this Nixfile has a known number of layers, which count against
+        # maxLayers as dockerTools counts a fromImage's; another image's are unknown here.
+        base_layers = layer_count[stage_of[spec.from_attr]] if spec.from_attr else 0
+        layers = _layers(spec, stage, options.per_path, base_layers)
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
                                  bool(spec.scripts), spec.store_refs, layers))
@@ -173,6 +177,8 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
                                  f"{stage}-tidy" if tidy else None, layers))
+        # The store layers, the root, and on another base each script run in place.
+        layer_count[stage] = base_layers + len(layers) + 1 + (0 if tidy else len(spec.scripts))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat is None,
@@ -197,12 +203,22 @@ def cache_id(nix_image: str) -> str:
     return f"nixdf-nix-{digest[:16]}"
 
 
-def _layers(spec: ImageSpec, stage: str, per_path: bool) -> tuple[StoreLayer, ...]:
+def _layers(spec: ImageSpec, stage: str, per_path: bool,
+            base_layers: int) -> tuple[StoreLayer, ...]:
     """The layered builders' store layers; the customisation layer (the root) is one more."""
-    if not spec.layered or not spec.include_store_paths or not spec.closure:
+    if not spec.layered:
+        return ()
+    budget = spec.max_layers - 1 - base_layers
+    if budget < 1:
+        raise SpecError(f"maxLayers = {spec.max_layers} leaves no layer for the store: the "
+                        f"fromImage has {base_layers} layer{'s' * (base_layers != 1)} and the root "
+                        "takes one",
+                        spec.span, hint=f"raise maxLayers to {base_layers + 2} or more, as "
+                        "dockerTools requires.")
+    if not spec.include_store_paths or not spec.closure:
         return ()
     size = {entry.path: entry.nar_size for entry in spec.closure}
-    layers = split(spec.closure, spec.max_layers - 1, spec.layering)
+    layers = split(spec.closure, budget, spec.layering)
     if per_path:
         return tuple(StoreLayer(tuple(paths), sum(size[p] for p in paths),
                                 f"{stage}-store-{n}", "/out/", _store_name(paths[0]))

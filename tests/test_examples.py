@@ -262,3 +262,14 @@ def test_arguments_come_from_the_package_set_as_callpackage_passes_them(  # type
     assert failed.returncode == 2
     assert "an argument no-such-package, and the package set has no such package" in (
         failed.stderr)
+
+
+def test_images_sharing_a_name_and_tag_get_a_warning(engine_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\n{\n  a = buildImage { name = "same"; };\n'
+                       '  b = buildImage { name = "same"; };\n'
+                       '  c = buildImage { name = "c"; };\n}\n')
+    done = nixdf(engine_env, "build", str(nixfile), "--dry-run")
+    assert ("nixdf: warning: a, b are all named same:latest; the last one built keeps the name"
+            in done.stderr)
+    assert "c:latest" not in done.stderr.split("warning")[1].splitlines()[0]

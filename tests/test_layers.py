@@ -280,3 +280,23 @@ def test_render_without_a_lock_says_the_store_goes_in_one_layer(tmp_path: Path) 
     done = nixdf(dict(__import__("os").environ), "render", str(nixfile), "--nixpkgs", str(pkgs))
     assert "has no current lock" in done.stderr and "nixdf lock" in done.stderr
     assert "/out/layers/" not in done.stdout
+
+
+def test_a_base_from_the_nixfile_counts_against_max_layers(tmp_path: Path) -> None:
+    import os
+
+    from .test_examples import nixdf
+
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text("""{ pkgs, buildLayeredImage }:
+rec {
+  base = buildLayeredImage { name = "base"; contents = [ pkgs.hello ]; };
+  top = buildLayeredImage { name = "top"; fromImage = base; maxLayers = 2; };
+}
+""")
+    done = nixdf(dict(os.environ), "render", str(nixfile), check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[0].endswith(
+        "error: maxLayers = 2 leaves no layer for the store: the fromImage has 1 layer and "
+        "the root takes one")
+    assert "raise maxLayers to 3 or more" in done.stderr
