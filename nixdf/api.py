@@ -291,7 +291,8 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     chosen = [target] if target else list(images)
     requests = tuple(
         BuildRequest(rendered.context, name if len(images) > 1 or target else None,
-                     tags or (images[name].reference,), rendered.external_nixpkgs, passthrough)
+                     tags or (images[name].reference,), rendered.external_nixpkgs, passthrough,
+                     images[name].created)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
 

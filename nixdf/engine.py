@@ -79,6 +79,8 @@ class BuildRequest:
     tags: tuple[str, ...]
     external_nixpkgs: Path | None = None
     passthrough: PassThrough = PassThrough()
+    # The image's created time: BuildKit 0.11+ writes it into the config and history.
+    source_date_epoch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,10 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
             argv += [flag, value]
     if options.progress:
         argv += ["--progress", options.progress]
+    # The user's own --build-arg SOURCE_DATE_EPOCH=… wins.
+    if (request.source_date_epoch is not None and engine.buildx
+            and not any(a.startswith("SOURCE_DATE_EPOCH=") for a in options.build_args)):
+        argv += ["--build-arg", f"SOURCE_DATE_EPOCH={request.source_date_epoch}"]
     argv += ["-f", "-"]
     if request.target:
         argv += ["--target", request.target]

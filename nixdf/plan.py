@@ -131,6 +131,8 @@ class ImageStage:
     scripts_stage: str | None = None
     tidy_stage: str | None = None
     store_layers: tuple[StoreLayer, ...] = ()
+    # The image's created time as SOURCE_DATE_EPOCH; None: the build time ("now").
+    created: int | None = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         tidy = base == "scratch" and bool(spec.scripts)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
-                                 f"{stage}-tidy" if tidy else None, layers))
+                                 f"{stage}-tidy" if tidy else None, layers, spec.created))
         # The store layers, the root, and on another base each script run in place.
         layer_count[stage] = base_layers + len(layers) + 1 + (0 if tidy else len(spec.scripts))
     return DockerfilePlan(

@@ -244,8 +244,12 @@ def render(plan: DockerfilePlan) -> str:
     notes = [] if plan.syntax else ["Docker 20.10's built-in BuildKit"]
     if depth:
         notes.append(f"in the Nixfile's directory: {context} holds every Nix input")
+    # Current BuildKit writes the images' created time from SOURCE_DATE_EPOCH.
+    epochs = {image.created for image in plan.images}
+    epoch = epochs.pop() if len(epochs) == 1 and plan.syntax else None
     build_hint = " ".join([
         "docker buildx build" if plan.syntax else "DOCKER_BUILDKIT=1 docker build",
+        *([f"--build-arg SOURCE_DATE_EPOCH={epoch}"] if epoch is not None else []),
         f"-f Dockerfile {context}" if depth else ".",
         *([f"({'; '.join(notes)})"] if notes else [])])
     if plan.nixpkgs.kind == "external":

@@ -85,6 +85,8 @@ class ImageSpec:
     max_layers: int = 100
     layering: str = "auto"
     closure: tuple[StorePath, ...] = ()
+    # `created` in seconds since the epoch (SOURCE_DATE_EPOCH); None for "now".
+    created: int | None = 1
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
@@ -176,10 +178,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     if not _TAG.fullmatch(tag):
         raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
                         hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
-    # "now" is what the engine writes anyway: an image's created is its build time.
-    if _optional_string(args, "created") not in (None, DEFAULT_CREATED, "now"):
-        raise SpecError("only the default 'created' (1970-01-01T00:00:01Z) and \"now\" are "
-                        "supported yet", _value_span(args, "created"))
+    created = _created(args)
     if _optional_string(args, "mtime") not in (None, DEFAULT_CREATED):
         raise SpecError("only the default 'mtime' (1970-01-01T00:00:01Z) is supported yet",
                         _value_span(args, "mtime"))
@@ -204,8 +203,34 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         scripts=scripts,
         config=_config(args),
         span=call.span,
+        created=created,
         **(_layering(args) if layered else {}),
     )
+
+
+def _created(args: Attrs) -> int | None:
+    """`created`: dockerTools' default, "now", or an RFC 3339 time, as epoch seconds."""
+    created = _optional_string(args, "created")
+    if created is None or created == DEFAULT_CREATED:
+        return 1
+    if created == "now":
+        return None
+    import datetime  # only a chosen time needs it
+
+    try:
+        when = datetime.datetime.fromisoformat(created.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or "T" not in created.upper():
+        raise SpecError(f"'created' must be \"now\" or an RFC 3339 time, got {created!r}",
+                        _value_span(args, "created"),
+                        hint="such as \"2024-05-01T12:00:00Z\" (dockerTools' default is "
+                        f"{DEFAULT_CREATED}).")
+    epoch = int(when.timestamp())
+    if epoch < 0:
+        raise SpecError("'created' must not be before 1970", _value_span(args, "created"),
+                        hint="SOURCE_DATE_EPOCH, which carries it, counts from 1970.")
+    return epoch
 
 
 # Arguments whose counterpart in the other builders does the same job.

@@ -39,7 +39,7 @@ BAD_NIXFILES = {
         'buildImage {\n  name = "x";\n  config.OnBuild = [ "RUN echo \\\\" ];\n}\n',
     "onbuild-from": 'buildImage {\n  name = "x";\n  config.OnBuild = [ "FROM debian" ];\n}\n',
     "compressor-unknown": 'buildLayeredImage {\n  name = "x";\n  compressor = "bzip2";\n}\n',
-    "created-not-yet": 'buildImage {\n  name = "x";\n  created = "2024-01-01T00:00:00Z";\n}\n',
+    "created-not-a-time": 'buildImage {\n  name = "x";\n  created = "yesterday";\n}\n',
     "uid-of-build-image": 'buildImage {\n  name = "x";\n  uid = 1000;\n}\n',
     "max-layers-too-few": 'buildLayeredImage {\n  name = "x";\n  maxLayers = 1;\n}\n',
 }

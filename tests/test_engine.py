@@ -112,3 +112,18 @@ def test_podman_builds_with_the_compat_target_and_pushes_after() -> None:
 def test_podman_refuses_what_it_lacks() -> None:
     with pytest.raises(UsageError, match="--progress is not available with podman build"):
         check_supported(PODMAN, PassThrough(progress="plain"))
+
+
+def test_the_created_time_reaches_buildkit_as_source_date_epoch() -> None:
+    # No BuildKit 0.11+ runs here (Docker 20.10's ignores the argument): the argv is
+    # what can be checked; current BuildKit writes it as the config's created.
+    request = BuildRequest(Path("/ctx"), None, ("a:1",), source_date_epoch=1)
+    assert build_argv(BUILDX, request)[3:7] == (
+        "--load", "--build-arg", "SOURCE_DATE_EPOCH=1", "-f")
+    assert "SOURCE_DATE_EPOCH=1" not in build_argv(LEGACY, request)
+    now = BuildRequest(Path("/ctx"), None, ("a:1",), source_date_epoch=None)
+    assert not any("SOURCE_DATE_EPOCH" in word for word in build_argv(BUILDX, now))
+    own = BuildRequest(Path("/ctx"), None, ("a:1",), None,
+                       PassThrough(build_args=("SOURCE_DATE_EPOCH=7",)), source_date_epoch=1)
+    assert [w for w in build_argv(BUILDX, own) if "SOURCE_DATE_EPOCH" in w] == [
+        "SOURCE_DATE_EPOCH=7"]

@@ -9,6 +9,7 @@ import pytest
 
 from nixdf import api, render
 from nixdf.defaults import NIX_IMAGE
+from nixdf.engine import Engine
 from nixdf.errors import NixdfError
 from nixdf.render import duration
 
@@ -193,3 +194,21 @@ def test_compiled_template_cache_never_changes_the_output(
         entries[0].parent.write_text("")
     render._environment.cache_clear()
     assert _render(nixfile, None) == expected
+
+
+@pytest.mark.parametrize(("created", "hint"), [
+    ('"2024-01-01T00:00:00Z"', "--build-arg SOURCE_DATE_EPOCH=1704067200 ."),
+    ('"2024-01-01T01:00:00+01:00"', "--build-arg SOURCE_DATE_EPOCH=1704067200 ."),
+    ('"now"', "docker buildx build ."),
+])
+def test_created_is_the_source_date_epoch_of_the_build_hint(
+        tmp_path: Path, created: str, hint: str) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(f'buildImage {{ name = "x"; created = {created}; }}\n')
+    text = _render(nixfile, None)
+    assert text.splitlines()[2].endswith(hint), text.splitlines()[2]
+    build = api.prepare_build(nixfile, api.RenderOptions(NIX_IMAGE, None, None), target=None,
+                              tags=(), engine=Engine("docker", buildx=True,
+                                                     server_version="27.3.1"))
+    epoch = None if created == '"now"' else 1704067200
+    assert build.requests[0].source_date_epoch == epoch
