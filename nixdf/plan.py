@@ -107,6 +107,8 @@ class BuildStage:
     # The store split into layers (from the lock's closure); empty: the store goes in
     # the root's layer.
     layers: tuple[StoreLayer, ...] = ()
+    # Every file's time in the layers (epoch seconds); None: the build's own.
+    mtime: int | None = 1
 
     @property
     def per_path(self) -> bool:
@@ -133,6 +135,7 @@ class ImageStage:
     store_layers: tuple[StoreLayer, ...] = ()
     # The image's created time as SOURCE_DATE_EPOCH; None: the build time ("now").
     created: int | None = 1
+    mtime: int | None = 1  # as BuildStage.mtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +176,13 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         layers = _layers(spec, stage, options.per_path, base_layers)
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
-                                 bool(spec.scripts), spec.store_refs, layers))
+                                 bool(spec.scripts), spec.store_refs, layers, spec.mtime))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
         tidy = base == "scratch" and bool(spec.scripts)
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
-                                 f"{stage}-tidy" if tidy else None, layers, spec.created))
+                                 f"{stage}-tidy" if tidy else None, layers, spec.created,
+                                 spec.mtime))
         # The store layers, the root, and on another base each script run in place.
         layer_count[stage] = base_layers + len(layers) + 1 + (0 if tidy else len(spec.scripts))
     return DockerfilePlan(

@@ -162,7 +162,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
                        healthcheck=healthcheck, nix_string=nix_string,
-                       shell_word=shell_word, store_name=store_name, size_text=size_text)
+                       shell_word=shell_word, store_name=store_name, size_text=size_text,
+                       utc=utc)
     return env
 
 
@@ -180,6 +181,13 @@ def render_gc(nix_image: str, keep: int) -> str:
     return _environment().get_template("gc.j2").render(
         nix_image=nix_image, builder_stage=BUILDER_STAGE, cache_id=cache_id(nix_image),
         keep_kib=keep // 1024, keep_text=size_text(keep))
+
+
+def utc(epoch: int) -> str:
+    """``1`` -> ``1970-01-01T00:00:01Z``."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def size_text(size: int) -> str:

@@ -85,8 +85,10 @@ class ImageSpec:
     max_layers: int = 100
     layering: str = "auto"
     closure: tuple[StorePath, ...] = ()
-    # `created` in seconds since the epoch (SOURCE_DATE_EPOCH); None for "now".
+    # `created`, and the layered builders' `mtime` of every file, in seconds since the
+    # epoch; None for "now" (the build's own times).
     created: int | None = 1
+    mtime: int | None = 1
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
@@ -178,10 +180,8 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     if not _TAG.fullmatch(tag):
         raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
                         hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
-    created = _created(args)
-    if _optional_string(args, "mtime") not in (None, DEFAULT_CREATED):
-        raise SpecError("only the default 'mtime' (1970-01-01T00:00:01Z) is supported yet",
-                        _value_span(args, "mtime"))
+    created = _timestamp(args, "created")
+    mtime = _timestamp(args, "mtime")
     _compressor(args)
     _no_local_paths(args)
     from_image, from_attr = _from_image(args, by_call, call)
@@ -204,13 +204,15 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         config=_config(args),
         span=call.span,
         created=created,
+        mtime=mtime,
         **(_layering(args) if layered else {}),
     )
 
 
-def _created(args: Attrs) -> int | None:
-    """`created`: dockerTools' default, "now", or an RFC 3339 time, as epoch seconds."""
-    created = _optional_string(args, "created")
+def _timestamp(args: Attrs, key: str) -> int | None:
+    """`created` or `mtime`: dockerTools' default, "now", or an RFC 3339 time, as epoch
+    seconds."""
+    created = _optional_string(args, key)
     if created is None or created == DEFAULT_CREATED:
         return 1
     if created == "now":
@@ -222,13 +224,13 @@ def _created(args: Attrs) -> int | None:
     except ValueError:
         when = None
     if when is None or when.tzinfo is None or "T" not in created.upper():
-        raise SpecError(f"'created' must be \"now\" or an RFC 3339 time, got {created!r}",
-                        _value_span(args, "created"),
+        raise SpecError(f"'{key}' must be \"now\" or an RFC 3339 time, got {created!r}",
+                        _value_span(args, key),
                         hint="such as \"2024-05-01T12:00:00Z\" (dockerTools' default is "
                         f"{DEFAULT_CREATED}).")
     epoch = int(when.timestamp())
     if epoch < 0:
-        raise SpecError("'created' must not be before 1970", _value_span(args, "created"),
+        raise SpecError(f"'{key}' must not be before 1970", _value_span(args, key),
                         hint="SOURCE_DATE_EPOCH, which carries it, counts from 1970.")
     return epoch
 

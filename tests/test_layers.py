@@ -300,3 +300,29 @@ rec {
         "error: maxLayers = 2 leaves no layer for the store: the fromImage has 1 layer and "
         "the root takes one")
     assert "raise maxLayers to 3 or more" in done.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("per_path", [False, True])
+def test_mtime_sets_every_files_time_in_the_layers(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path, per_path: bool) -> None:
+    import uuid
+
+    from .test_examples import build, files, run
+
+    token = uuid.uuid4().hex[:8]
+    nixfile, pkgs = _layered(tmp_path, f"Timed {token}", f"mtime-{token}")
+    nixfile.write_text(nixfile.read_text().replace(
+        "  contents =", '  mtime = "2024-01-01T00:00:00Z";\n'
+        '  fakeRootCommands = "mkdir data";\n  contents ='))
+    build(engine_env, offline_image, nixfile, *(["--per-path"] if per_path else []), nixpkgs=pkgs)
+    ref = f"nixdf-test/popular:mtime-{token}"
+    assert run(engine_env, ref) == f"Timed {token}\n"
+    tree = files(engine_env, ref)
+    in_layers = [m for name, m in tree.items() if name.startswith(("nix", "bin", "data"))]
+    assert in_layers and {m.mtime for m in in_layers} == {1704067200}
+    # "now": the times the build leaves (BuildKit's cache ignores file times, so the
+    # unchanged layers above are reused as they are); the Dockerfile still builds.
+    nixfile.write_text(nixfile.read_text().replace('"2024-01-01T00:00:00Z"', '"now"'))
+    build(engine_env, offline_image, nixfile, *(["--per-path"] if per_path else []), nixpkgs=pkgs)
+    assert run(engine_env, ref) == f"Timed {token}\n"
