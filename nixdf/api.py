@@ -31,7 +31,7 @@ from .plan import (
     plan,
 )
 from .render import render, render_gc
-from .spec import REFERENCE, ImageSpec, to_specs
+from .spec import REFERENCE, ImageSpec, records_closure, to_specs
 from .syntax import Expr
 
 # What only a build needs (the engine, its log reader, their subprocess) is imported
@@ -93,8 +93,7 @@ class Rendered:
     @property
     def wants_lock(self) -> bool:
         """A layered image's store goes in one layer until a lock records its closure."""
-        return not self.locked and any(build.layered and build.include_store_paths
-                                       for build in self.plan.builds)
+        return not self.locked and any(build.splits_store for build in self.plan.builds)
 
 
 def _display_name(path: Path) -> str:
@@ -591,7 +590,7 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
         with evaluation(tree.span):
             images = find_images(tree)
     attrs = [image.attr for image in images]
-    layered = [image.attr for image in images if image.call.builder != "buildImage"]
+    layered = [image.attr for image in images if records_closure(image.call)]
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 BUILDERS = ("buildImage", "buildLayeredImage", "streamLayeredImage")
-# Builders people reach for that nixdf does not implement yet; naming them lets
-# both sides say so instead of "unknown function".
-PLANNED_BUILDERS = ("buildImageWithNixDb", "buildLayeredImageWithNixDb")
+# dockerTools' builders that are another one with `includeNixDB = true`.
+WITH_NIX_DB = {"buildImageWithNixDb": "buildImage",
+               "buildLayeredImageWithNixDb": "buildLayeredImage"}
+# nlewo/nix2container's functions, reached as `nix2container.NAME` (a Nixfile asks for
+# `nix2container` as it asks for `pkgs`); nixdf implements them, so the real one is never
+# fetched. pullImageFromManifest is named only to refuse it with a hint.
+NIX2CONTAINER = "nix2container"
+NIX2CONTAINER_FUNCTIONS = ("buildImage", "buildLayer", "pullImage", "pullImageFromManifest")

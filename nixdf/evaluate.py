@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from . import syntax as s
-from .builders import BUILDERS, PLANNED_BUILDERS
+from .builders import BUILDERS, NIX2CONTAINER, NIX2CONTAINER_FUNCTIONS, WITH_NIX_DB
 from .errors import EvalError, NeedsLockError, Span
 
 
@@ -31,6 +31,14 @@ class Opaque:
     description: str
     span: Span
     path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueUpdate(Opaque):
+    """``opaque // { … }``: what only Nix knows, with some attributes known here. The idiom
+    ``l = pkgs.lib // builtins`` (nix2container's own files) keeps both lib and builtins."""
+
+    update: Attrs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +126,17 @@ class ImageCall:
 
 @dataclass(eq=False, slots=True)
 class PulledImage:
-    """``dockerTools.pullImage { … }``: a registry image pinned by digest."""
+    """``dockerTools.pullImage { … }`` or nix2container's (``function`` says which, as their
+    arguments differ): a registry image pinned by digest."""
+
+    args: Attrs
+    span: Span
+    function: str = "pullImage"
+
+
+@dataclass(eq=False, slots=True)
+class LayerCall:
+    """``nix2container.buildLayer { … }``: an explicit layer of a nix2container image."""
 
     args: Attrs
     span: Span
@@ -140,7 +158,7 @@ NULL = Null()
 
 Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined first anyway
     str, bool, int, float, Null, PathValue, Attrs, ListValue, Closure, Primop, Builder,
-    ImageCall, PulledImage, Opaque,
+    ImageCall, PulledImage, LayerCall, Opaque,
 ]
 
 
@@ -176,7 +194,8 @@ _TYPE_NAMES: dict[type, str] = {
     bool: "a Boolean", str: "a string", int: "an integer", float: "a float",
     Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
     Closure: "a function", Primop: "a function", Builder: "a function",
-    ImageCall: "an image", PulledImage: "a pulled image", Opaque: "a value only Nix knows",
+    ImageCall: "an image", PulledImage: "a pulled image", LayerCall: "a layer",
+    Opaque: "a value only Nix knows",
 }
 
 
@@ -401,17 +420,21 @@ IMPORTED = "<import>"
 
 
 def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
+    if isinstance(value, OpaqueUpdate) and value.update and name in value.update.items:
+        return value.update.items[name].force()
     path = (*value.path, name)
     # What an import gives is a package set here: its dockerTools and lib are nixdf's.
     known = ("pkgs", *path[1:]) if path[0] == IMPORTED else path
     # pkgs.lib.optional, lib.strings.optionalString, `with lib; …`: nixpkgs' lib.
     if known[:2] == ("pkgs", "lib") and len(known) in (3, 4) and name in _LIB:
         return _LIB[name]
-    if known[-1] in (*BUILDERS, *PLANNED_BUILDERS, "pullImage") and known[:-1] in (
+    if known[-1] in (*BUILDERS, *WITH_NIX_DB, "pullImage") and known[:-1] in (
         ("pkgs", "dockerTools"),
         ("dockerTools",),
     ):
         return Builder(known[-1])
+    if path[:-1] == (NIX2CONTAINER,) and name in NIX2CONTAINER_FUNCTIONS:
+        return Builder(f"{NIX2CONTAINER}.{name}")
     if path[0] == IMPORTED:
         return Opaque(f"{'.'.join(path[1:])} from an import", span, path)
     if value.path:
@@ -420,22 +443,19 @@ def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
 
 
 def apply(func: Value, arg: Thunk, span: Span) -> Value:
-    if isinstance(func, Builder) and func.name == "pullImage":
-        args = arg.force()
-        if not isinstance(args, Attrs):
-            raise EvalError(f"pullImage takes an attribute set, got {type_name(args)}", span)
-        return PulledImage(args, span)
     if isinstance(func, Builder):
-        if func.name in PLANNED_BUILDERS:
+        if func.name == f"{NIX2CONTAINER}.pullImageFromManifest":
             raise EvalError(
-                f"{func.name} is not supported yet: nixdf does not put a Nix database in "
-                "images", span,
-                hint="use buildImage or buildLayeredImage, which take the same name, tag, "
-                "contents and config.",
-            )
+                "nix2container.pullImageFromManifest is not supported yet", span,
+                hint="use nix2container.pullImage { imageName; imageDigest; sha256; }: nixdf "
+                "writes it as FROM imageName@imageDigest.")
         args = arg.force()
         if not isinstance(args, Attrs):
             raise EvalError(f"{func.name} takes an attribute set, got {type_name(args)}", span)
+        if func.name in ("pullImage", f"{NIX2CONTAINER}.pullImage"):
+            return PulledImage(args, span, func.name)
+        if func.name == f"{NIX2CONTAINER}.buildLayer":
+            return LayerCall(args, span)
         return ImageCall(func.name, args, span)
     if isinstance(func, Closure):
         return _call(func, arg, span)
@@ -499,6 +519,8 @@ def _eval_binop(expr: s.BinOp, env: Env) -> Value:
             return Opaque("a comparison with a value only Nix knows", expr.span)
         equal = _equal(left, right)
         return equal if op == "==" else not equal
+    if op == "//" and isinstance(left, Opaque) and isinstance(right, Attrs):
+        return OpaqueUpdate(left.description, left.span, left.path, right)
     for side in (left, right):
         if isinstance(side, Opaque):
             return Opaque(side.description, side.span)
@@ -959,7 +981,7 @@ def to_python(value: Value, span: Span) -> object:
             return [to_python(t.force(), span) for t in value.items]
         case Opaque():
             raise EvalError(f"this value is {value.description}", value.span)
-        case Closure() | Primop() | Builder() | ImageCall():
+        case Closure() | Primop() | Builder() | ImageCall() | PulledImage() | LayerCall():
             raise EvalError(f"cannot convert {type_name(value)} to data", span)
     return value
 
@@ -1025,10 +1047,12 @@ def find_images(expr: s.Expr) -> list[FoundImage]:
         "pkgs": Opaque("pkgs", here, ("pkgs",)),
         "lib": Opaque("pkgs.lib", here, ("pkgs", "lib")),
         "dockerTools": Opaque("pkgs.dockerTools", here, ("dockerTools",)),
+        # nixdf's own nix2container: only its functions are known (see _select_opaque).
+        NIX2CONTAINER: Opaque(NIX2CONTAINER, here, (NIX2CONTAINER,)),
     }
     # pullImage too: nixpkgs' examples take it as an argument, as they take buildImage
     # (the builder's Nix side finds it among dockerTools' attributes).
-    scope.update({name: Builder(name) for name in (*BUILDERS, *PLANNED_BUILDERS, "pullImage")})
+    scope.update({name: Builder(name) for name in (*BUILDERS, *WITH_NIX_DB, "pullImage")})
     top = _eval(expr, global_env(scope))
     if isinstance(top, Closure):
         top = _call_with_scope(top, scope)

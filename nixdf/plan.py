@@ -109,10 +109,26 @@ class BuildStage:
     layers: tuple[StoreLayer, ...] = ()
     # Every file's time in the layers (epoch seconds); None: the build's own.
     mtime: int | None = 1
+    # The Nix database of the image's store paths: "" none, "root" in the root's layer,
+    # "layer" in a layer of its own (/out/nixdb) on top; owned by nix_db_owner.
+    nix_db: str = ""
+    nix_db_owner: tuple[int, int] = (0, 0)
+    # nix2container.buildImage, and its explicit layers (index paths through `layers`),
+    # each staged in /out/n2c/N, N from 1.
+    nix2container: bool = False
+    explicit_layers: tuple[tuple[int, ...], ...] = ()
+    # The store is split into layers from the lock's closure, so the lock must record it.
+    splits_store: bool = False
 
     @property
     def per_path(self) -> bool:
         return any(layer.mark for layer in self.layers)
+
+    @property
+    def extras(self) -> bool:
+        """Whether Nix evaluates more than the contents: nix2container's layers and perms,
+        and the package set's sqlite for a Nix database."""
+        return self.nix2container or bool(self.nix_db)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,13 @@ class ImageStage:
     # The image's created time as SOURCE_DATE_EPOCH; None: the build time ("now").
     created: int | None = 1
     mtime: int | None = 1  # as BuildStage.mtime
+    # nix2container's explicit layers, copied first (from /out/n2c/N/), and the Nix
+    # database's own layer, copied last (from /out/nixdb/).
+    explicit_layers: tuple[str, ...] = ()
+    db_layer: bool = False
+    # A nix2container image inherits no config from its fromImage; what a Dockerfile can
+    # reset (Entrypoint, and Cmd with it, WorkingDir, User) is reset when it sets none.
+    reset_config: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,17 +197,29 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         # maxLayers as dockerTools counts a fromImage's; another image's are unknown here.
         base_layers = layer_count[stage_of[spec.from_attr]] if spec.from_attr else 0
         layers = _layers(spec, stage, options.per_path, base_layers)
+        # The layered builders' database goes in a layer of its own on top, so that a new
+        # one changes no other layer (their scripts, which see the builder's tools at /nix,
+        # could not change it anyway).
+        nix_db = "" if not spec.nix_db else "layer" if spec.layered else "root"
+        splits = (spec.layered and spec.include_store_paths) or (
+            spec.nix2container and spec.max_layers > 1)
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
-                                 bool(spec.scripts), spec.store_refs, layers, spec.mtime))
+                                 bool(spec.scripts), spec.store_refs, layers, spec.mtime,
+                                 nix_db, spec.nix_db_owner, spec.nix2container,
+                                 spec.explicit_layers, splits))
         base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
         tidy = base == "scratch" and bool(spec.scripts)
+        explicit = tuple(f"/out/n2c/{n}/" for n in range(1, len(spec.explicit_layers) + 1))
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
                                  f"{stage}-tidy" if tidy else None, layers, spec.created,
-                                 spec.mtime))
-        # The store layers, the root, and on another base each script run in place.
-        layer_count[stage] = base_layers + len(layers) + 1 + (0 if tidy else len(spec.scripts))
+                                 spec.mtime, explicit, nix_db == "layer",
+                                 spec.nix2container and base != "scratch"))
+        # The explicit and store layers, the root, the database's, and on another base each
+        # script run in place.
+        layer_count[stage] = (base_layers + len(explicit) + len(layers) + 1
+                              + (nix_db == "layer") + (0 if tidy else len(spec.scripts)))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat is None,
@@ -212,6 +247,8 @@ def cache_id(nix_image: str) -> str:
 def _layers(spec: ImageSpec, stage: str, per_path: bool,
             base_layers: int) -> tuple[StoreLayer, ...]:
     """The layered builders' store layers; the customisation layer (the root) is one more."""
+    if spec.nix2container:
+        return _nix2container_layers(spec, stage)
     if not spec.layered:
         return ()
     budget = spec.max_layers - 1 - base_layers
@@ -231,6 +268,18 @@ def _layers(spec: ImageSpec, stage: str, per_path: bool,
                      for n, paths in enumerate(layers, 1))
     return tuple(StoreLayer(tuple(paths), sum(size[p] for p in paths), f"{stage}-build",
                             f"/out/layers/{n}/") for n, paths in enumerate(layers))
+
+
+def _nix2container_layers(spec: ImageSpec, stage: str) -> tuple[StoreLayer, ...]:
+    """nix2container's maxLayers: the closure of copyToRoot and config split by popularity,
+    each of the first maxLayers - 1 paths alone, the rest with the root. nix2container counts
+    no base layers against it. A copyToRoot item's files land at / in its layer."""
+    if spec.max_layers == 1 or not spec.closure:
+        return ()
+    size = {entry.path: entry.nar_size for entry in spec.closure}
+    groups = split(spec.closure, spec.max_layers, "popularity")
+    return tuple(StoreLayer(tuple(paths), sum(size[p] for p in paths), f"{stage}-build",
+                            f"/out/layers/{n}/") for n, paths in enumerate(groups[:-1]))
 
 
 def _store_name(path: str) -> str:

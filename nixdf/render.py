@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 import jinja2
 
-from .builders import BUILDERS, PLANNED_BUILDERS
+from .builders import BUILDERS, WITH_NIX_DB
 from .cachedir import cache_dir
 from .plan import (
     BUILDER_STAGE,
@@ -206,7 +206,7 @@ def _nix_lines(env: jinja2.Environment, template: str, plan: DockerfilePlan,
     text = env.get_template(template).render(
         nixpkgs_source=_nixpkgs_source(plan), src_dir=SRC_DIR,
         nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
-        builders=BUILDERS, planned=PLANNED_BUILDERS, **values)
+        builders=(*BUILDERS, *WITH_NIX_DB), **values)
     return [line for line in text.splitlines() if line.strip()]
 
 
@@ -246,6 +246,11 @@ def render(plan: DockerfilePlan) -> str:
     def refs_expr(build: BuildStage) -> list[str]:
         return _nix_lines(env, "refs.nix.j2", plan, attr=build.image_attr)
 
+    def extras_expr(build: BuildStage) -> list[str]:
+        return _nix_lines(env, "extras.nix.j2", plan, attr=build.image_attr,
+                          layers=build.explicit_layers, nix2container=build.nix2container,
+                          nix_db=bool(build.nix_db))
+
     # Run in the Nixfile's directory; a context above it (it names paths up there) is given.
     depth = len(PurePosixPath(plan.nixfile).parent.parts)
     context = "/".join([".."] * depth)
@@ -272,6 +277,7 @@ def render(plan: DockerfilePlan) -> str:
         external_nixpkgs=EXTERNAL_NIXPKGS,
         nix_expr=nix_expr,
         refs_expr=refs_expr,
+        extras_expr=extras_expr,
         tools=RUN_AS_ROOT_TOOLS,
         script_prologue=SCRIPT_PROLOGUE,
         build_hint=build_hint,

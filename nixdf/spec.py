@@ -1,6 +1,6 @@
 """From evaluated ``buildImage`` calls to image specs: plain, checked data.
 
-This is where dockerTools' argument names and config keys live. Every value
+This is where dockerTools' and nix2container's argument names and config keys live. Every value
 that will become Dockerfile text is forced here, statically, and checked for
 shape; anything else is Nix's business in the builder.
 """
@@ -11,17 +11,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .builders import NIX2CONTAINER, WITH_NIX_DB
 from .errors import Span, SpecError
 from .evaluate import (
     NULL,
     Attrs,
     FoundImage,
     ImageCall,
+    LayerCall,
     ListValue,
     Opaque,
     PathValue,
     PulledImage,
     Thunk,
+    Value,
     force_static,
     to_python,
     type_name,
@@ -30,6 +33,9 @@ from .layers import StorePath
 
 # dockerTools' default `created`; anything else needs the reproducibility work.
 DEFAULT_CREATED = "1970-01-01T00:00:01Z"
+# nix2container's default `created`, before anything SOURCE_DATE_EPOCH can say: the image
+# gets the earliest time it can, 1970-01-01T00:00:00Z.
+NIX2CONTAINER_CREATED = "0001-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,14 @@ class ImageSpec:
     # epoch; None for "now" (the build's own times).
     created: int | None = 1
     mtime: int | None = 1
+    # A Nix database of the image's store paths in /nix/var/nix/db (dockerTools'
+    # includeNixDB, nix2container's initializeNixDatabase), owned by nix_db_owner.
+    nix_db: bool = False
+    nix_db_owner: tuple[int, int] = (0, 0)
+    # nix2container.buildImage, and its explicit layers (`layers`, nested ones first), each
+    # as the indices through `layers` that reach it from the image's arguments.
+    nix2container: bool = False
+    explicit_layers: tuple[tuple[int, ...], ...] = ()
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
@@ -110,6 +124,17 @@ _ARGUMENTS = {
 }
 _ARGUMENTS["streamLayeredImage"] = tuple(a for a in _ARGUMENTS["buildLayeredImage"]
                                          if a != "compressor")
+# nix2container's (nlewo/nix2container default.nix); `meta` only labels the derivation.
+_ARGUMENTS[f"{NIX2CONTAINER}.buildImage"] = (
+    "name", "tag", "config", "layers", "copyToRoot", "contents", "fromImage", "arch", "perms",
+    "maxLayers", "initializeNixDatabase", "nixUid", "nixGid", "created", "meta",
+)
+# buildLayer's; `reproducible` and `metadata` shape only how nix2container writes the layer
+# (a tar kept in the store, the layer's history entry): accepted, they change nothing here.
+_LAYER_ARGUMENTS = ("deps", "copyToRoot", "contents", "ignore", "layers", "reproducible",
+                    "perms", "maxLayers", "metadata")
+_PERM_KEYS = ("path", "regex", "mode", "orMode", "uid", "gid", "uname", "gname")
+_SCRIPTS = ("runAsRoot", "extraCommands", "fakeRootCommands")
 # Arguments nixdf refuses for now, each with what to do instead.
 _NOT_YET = {
     "fromImageName": "give fromImage an image reference instead, such as \"debian:bookworm\".",
@@ -117,7 +142,8 @@ _NOT_YET = {
     "architecture": "remove it: nixdf builds for the engine's platform (with buildx, "
                     "nixdf build --platform linux/ARCH chooses another).",
     "variant": "remove it: nixdf builds for the engine's platform.",
-    "includeNixDB": "remove it: nixdf does not put a Nix database in images yet.",
+    "arch": "remove it: nixdf builds for the engine's platform (with buildx, "
+            "nixdf build --platform linux/ARCH chooses another).",
     "uid": "remove it and chown in runAsRoot, which runs as real root.",
     "gid": "remove it and chown in runAsRoot, which runs as real root.",
 }
@@ -154,32 +180,14 @@ def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
 
 def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     call = found.call
+    if call.builder.startswith(f"{NIX2CONTAINER}."):
+        return _nix2container_spec(found, by_call)
     args = call.args
-    layered = call.builder != "buildImage"
-    allowed = _ARGUMENTS[call.builder]
-    for key, span in args.key_spans.items():
-        if key not in allowed:
-            raise SpecError(f"{call.builder} has no argument '{key}'", span,
-                            hint=_other_builders(key, call.builder)
-                            or _did_you_mean(key, allowed))
-        # The layered builders do own the store by uid/gid; buildImage does not yet.
-        if key in _NOT_YET and not (layered and key in ("uid", "gid")):
-            raise SpecError(f"the {call.builder} argument '{key}' is not supported yet", span,
-                            hint=_NOT_YET[key])
-    if "name" not in args.items:
-        raise SpecError(f"{call.builder} needs a 'name'", call.span)
-    if "copyToRoot" in args.items and "contents" in args.items:
-        raise SpecError("give either 'copyToRoot' or its old name 'contents', not both",
-                        args.key_spans["contents"])
-    name = _string(args, "name", call.builder)
-    if not _NAME.fullmatch(name.lower()):
-        raise SpecError(f"image name {name!r} is not a valid image reference",
-                        _value_span(args, "name"),
-                        hint="use lower-case letters, digits and . _ - separated by '/'.")
-    tag = _optional_string(args, "tag") or "latest"
-    if not _TAG.fullmatch(tag):
-        raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
-                        hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
+    # buildImageWithNixDb is buildImage with includeNixDB = true; likewise the layered one.
+    builder = WITH_NIX_DB.get(call.builder, call.builder)
+    layered = builder != "buildImage"
+    _check_arguments(call, builder)
+    name, tag = _name_and_tag(call)
     created = _timestamp(args, "created")
     mtime = _timestamp(args, "mtime")
     _compressor(args)
@@ -192,7 +200,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     scripts = tuple((key, script) for key in order if (script := _script(args, key)))
     return ImageSpec(
         attr=found.attr,
-        name=name.lower(),
+        name=name,
         tag=tag,
         from_image=from_image,
         from_attr=from_attr,
@@ -205,8 +213,244 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         span=call.span,
         created=created,
         mtime=mtime,
+        nix_db=call.builder in WITH_NIX_DB or _bool(args, "includeNixDB"),
         **(_layering(args) if layered else {}),
     )
+
+
+def _check_arguments(call: ImageCall, builder: str) -> None:
+    """Every argument is one of ``builder``'s that nixdf supports; contents is given once."""
+    args, allowed = call.args, _ARGUMENTS[builder]
+    for key, span in args.key_spans.items():
+        if key not in allowed and builder.startswith(NIX2CONTAINER) and key in _SCRIPTS:
+            raise SpecError(f"{call.builder} has no argument '{key}'", span,
+                            hint="nix2container runs no scripts: make the files with a "
+                            "derivation in copyToRoot, and set their owners and modes with "
+                            "perms.")
+        if key not in allowed:
+            raise SpecError(f"{call.builder} has no argument '{key}'", span,
+                            hint=_other_builders(key, builder)
+                            or _did_you_mean(key, allowed))
+        # The layered builders do own the store by uid/gid; buildImage does not yet.
+        if key in _NOT_YET and not (builder != "buildImage" and key in ("uid", "gid")):
+            raise SpecError(f"the {call.builder} argument '{key}' is not supported yet", span,
+                            hint=_NOT_YET[key])
+    if "copyToRoot" in args.items and "contents" in args.items:
+        raise SpecError("give either 'copyToRoot' or its old name 'contents', not both",
+                        args.key_spans["contents"])
+
+
+def _name_and_tag(call: ImageCall) -> tuple[str, str]:
+    """The image's name, lower-cased as both builders do, and its tag (default latest)."""
+    args = call.args
+    if "name" not in args.items:
+        raise SpecError(f"{call.builder} needs a 'name'", call.span)
+    name = _string(args, "name", call.builder)
+    if not _NAME.fullmatch(name.lower()):
+        raise SpecError(f"image name {name!r} is not a valid image reference",
+                        _value_span(args, "name"),
+                        hint="use lower-case letters, digits and . _ - separated by '/'.")
+    tag = _optional_string(args, "tag") or "latest"
+    if not _TAG.fullmatch(tag):
+        raise SpecError(f"tag {tag!r} is not a valid image tag", _value_span(args, "tag"),
+                        hint="up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -.")
+    return name.lower(), tag
+
+
+def _nix2container_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
+    """nix2container.buildImage: copyToRoot lands at / as it is (symlinks kept), its closure
+    and the config's store paths in /nix/store; explicit layers below; no scripts."""
+    call = found.call
+    args = call.args
+    _check_arguments(call, call.builder)
+    name, tag = _name_and_tag(call)
+    _no_local_paths(args)
+    from_image, from_attr = _from_image(args, by_call, call)
+    layers = _explicit_layers(args)
+    _check_perms(args, call.builder)
+    created = (0 if _optional_string(args, "created") in (None, NIX2CONTAINER_CREATED)
+               else _timestamp(args, "created"))
+    return ImageSpec(
+        attr=found.attr,
+        name=name,
+        tag=tag,
+        from_image=from_image,
+        from_attr=from_attr,
+        layered=False,
+        keep_contents_dirlinks=True,
+        include_store_paths=True,
+        store_owner=(0, 0),
+        scripts=(),
+        config=_config(args, oci_only=True),
+        span=call.span,
+        created=created,
+        nix_db=_bool(args, "initializeNixDatabase"),
+        nix_db_owner=(_int(args, "nixUid"), _int(args, "nixGid")),
+        nix2container=True,
+        explicit_layers=layers,
+        max_layers=_nix2container_max_layers(args, bool(layers)),
+        layering="popularity",
+    )
+
+
+def records_closure(call: ImageCall) -> bool:
+    """Whether the lock records the image's closure, which its layers are split from: the
+    layered builders', and a nix2container image's with a maxLayers above 1."""
+    if call.builder.startswith(f"{NIX2CONTAINER}."):
+        layers = call.args.items.get("maxLayers")
+        value = layers.force() if layers is not None else 1
+        return isinstance(value, int) and not isinstance(value, bool) and value > 1
+    return WITH_NIX_DB.get(call.builder, call.builder) != "buildImage"
+
+
+def _nix2container_max_layers(args: Attrs, explicit_layers: bool) -> int:
+    """nix2container's maxLayers: how many layers the store of copyToRoot and config (the
+    customisation layer) is split into, by popularity; 1 by default."""
+    if "maxLayers" not in args.items:
+        return 1
+    value = _static(args, "maxLayers", "'maxLayers'")
+    span = _value_span(args, "maxLayers")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 125:
+        raise SpecError("'maxLayers' must be a number from 1 to 125", span,
+                        hint="Docker refuses images of about 125 layers and more.")
+    if value > 1 and explicit_layers:
+        raise SpecError("maxLayers together with explicit layers is not supported yet", span,
+                        hint="give the paths that change seldom a nix2container.buildLayer of "
+                        "their own instead, or remove 'layers'.")
+    return value
+
+
+def _layer_list(owner: Attrs, what: str) -> list[tuple[LayerCall, Span]]:
+    """The buildLayer calls in ``owner``'s `layers`, each with where it is written."""
+    if "layers" not in owner.items:
+        return []
+    value = owner.items["layers"].force()
+    if value is NULL:
+        return []
+    if not isinstance(value, ListValue):
+        raise SpecError(f"the layers of {what} must be a list of nix2container.buildLayer "
+                        f"calls, but this is {_description(value)}", _value_span(owner, "layers"),
+                        hint=_LAYERS_HINT)
+    layers = []
+    for thunk in value.items:
+        span = _span_of(thunk, _value_span(owner, "layers"))
+        layer = thunk.force()
+        if not isinstance(layer, LayerCall):
+            raise SpecError(f"a layer must be a nix2container.buildLayer call, but this is "
+                            f"{_description(layer)}", span, hint=_LAYERS_HINT)
+        layers.append((layer, span))
+    return layers
+
+
+# nixdf gives each layer a COPY, so it counts them before the build.
+_LAYERS_HINT = ("nixdf counts the layers before the build: write each as "
+                "(nix2container.buildLayer { … }) in the list.")
+
+
+def _description(value: Value) -> str:
+    return value.description if isinstance(value, Opaque) else type_name(value)
+
+
+# An image of about 125 layers is refused by Docker.
+_MOST_LAYERS = 124
+# Layers, each with the indices through `layers` that reach it.
+_Placed = list[tuple[tuple[int, ...], LayerCall]]
+
+
+def _explicit_layers(args: Attrs) -> tuple[tuple[int, ...], ...]:
+    """The image's explicit layers in nix2container's order (each layer's nested layers,
+    then the layers themselves) as index paths; a layer reached twice counts once."""
+    order: list[tuple[int, ...]] = []
+    seen: set[int] = set()
+    visiting: set[int] = set()
+
+    def nested(owner: Attrs, what: str, path: tuple[int, ...]) -> _Placed:
+        parents = _layer_list(owner, what)
+        result = []
+        for index, (layer, span) in enumerate(parents):
+            if id(layer) in visiting:
+                raise SpecError("this layer is among its own layers", span)
+            visiting.add(id(layer))
+            _check_layer(layer)
+            result += nested(layer.args, "a buildLayer", (*path, index))
+            visiting.discard(id(layer))
+        return result + [((*path, index), layer) for index, (layer, _) in enumerate(parents)]
+
+    for path, layer in nested(args, "nix2container.buildImage", ()):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            order.append(path)
+    if len(order) > _MOST_LAYERS:
+        raise SpecError(f"this image has {len(order)} explicit layers, more than Docker runs",
+                        _value_span(args, "layers"), hint="join some buildLayer calls.")
+    return tuple(order)
+
+
+def _check_layer(layer: LayerCall) -> None:
+    what = f"{NIX2CONTAINER}.buildLayer"
+    args = layer.args
+    for key, span in args.key_spans.items():
+        if key not in _LAYER_ARGUMENTS:
+            raise SpecError(f"{what} has no argument '{key}'", span,
+                            hint=_did_you_mean(key, _LAYER_ARGUMENTS))
+    if "copyToRoot" in args.items and "contents" in args.items:
+        raise SpecError("give either 'copyToRoot' or its old name 'contents', not both",
+                        args.key_spans["contents"])
+    if "maxLayers" in args.items:
+        value = _static(args, "maxLayers", "'maxLayers'")
+        if value != 1 or isinstance(value, bool):
+            raise SpecError("a buildLayer's maxLayers is not supported yet",
+                            _value_span(args, "maxLayers"),
+                            hint="split the layer into several buildLayer calls, one for each "
+                            "group of paths.")
+    _no_local_paths(args)
+    _check_perms(args, what)
+
+
+# Go's regexp syntax (RE2) that the builder's `grep -E` (POSIX ERE) does not read the same.
+_NOT_ERE = re.compile(r"\\[dDpPAzQE]|\(\?|[*+?}]\?")
+
+
+def _check_perms(args: Attrs, what: str) -> None:
+    """nix2container's perms, as far as they are known here: Nix evaluates them in the
+    builder (each `path` is a derivation), so what only Nix knows is checked there."""
+    if "perms" not in args.items:
+        return
+    value = args.items["perms"].force()
+    if isinstance(value, Opaque) or value is NULL:
+        return
+    span = _value_span(args, "perms")
+    if not isinstance(value, ListValue):
+        raise SpecError(f"the perms of {what} must be a list, got {type_name(value)}", span)
+    for thunk in value.items:
+        perm = thunk.force()
+        perm_span = _span_of(thunk, span)
+        if isinstance(perm, Opaque):
+            continue
+        if not isinstance(perm, Attrs):
+            raise SpecError(f"an entry of perms must be a set, got {type_name(perm)}", perm_span)
+        for key, key_span in perm.key_spans.items():
+            if key not in _PERM_KEYS:
+                raise SpecError(f"perms entries have no key '{key}'", key_span,
+                                hint=_did_you_mean(key, _PERM_KEYS))
+        for key in ("mode", "orMode"):
+            mode = perm.items[key].force() if key in perm.items else None
+            if not isinstance(mode, str | Opaque | None) or (
+                    isinstance(mode, str) and not re.fullmatch(r"[0-7]{1,4}", mode)):
+                raise SpecError(f"a perms {key} must be an octal mode such as \"0755\"",
+                                _span_of(perm.items[key], perm.key_spans[key]))
+        for key in ("uid", "gid"):
+            number = perm.items[key].force() if key in perm.items else 0
+            if not isinstance(number, Opaque) and (
+                    isinstance(number, bool) or not isinstance(number, int) or number < 0):
+                raise SpecError(f"a perms {key} must be a user or group number",
+                                _span_of(perm.items[key], perm.key_spans[key]))
+        regex = perm.items["regex"].force() if "regex" in perm.items else ""
+        if isinstance(regex, str) and (_NOT_ERE.search(regex) or "\n" in regex):
+            raise SpecError("this perms regex uses syntax nixdf cannot match yet",
+                            _span_of(perm.items["regex"], perm.key_spans["regex"]),
+                            hint="nixdf matches it with grep -E (POSIX extended regular "
+                            "expressions): no \\d, \\p, (?…) or lazy quantifiers, one line.")
 
 
 def _timestamp(args: Attrs, key: str) -> int | None:
@@ -387,7 +631,8 @@ def _from_image(args: Attrs, by_call: dict[int, str | None],
         return None, None
     value = args.items["fromImage"].force()
     span = _value_span(args, "fromImage")
-    if value is NULL:
+    # nix2container's default fromImage is "".
+    if value is NULL or value == "":
         return None, None
     if isinstance(value, ImageCall):
         if id(value) not in by_call or value is call:
@@ -410,27 +655,32 @@ def _from_image(args: Attrs, by_call: dict[int, str | None],
     raise SpecError(f"fromImage cannot be {type_name(value)}", span, hint=hint)
 
 
-_PULL_ARGUMENTS = ("imageName", "imageDigest", "sha256", "hash", "finalImageName",
-                   "finalImageTag", "os", "arch", "tlsVerify")
+_PULL_ARGUMENTS = {
+    "pullImage": ("imageName", "imageDigest", "sha256", "hash", "finalImageName",
+                  "finalImageTag", "os", "arch", "tlsVerify", "name"),
+    f"{NIX2CONTAINER}.pullImage": ("imageName", "imageDigest", "sha256", "os", "arch",
+                                   "tlsVerify", "name"),
+}
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _pulled(image: PulledImage) -> str:
     """pullImage's name and digest: the base, pinned as the Nix file pinned it."""
-    args = image.args
+    args, function = image.args, image.function
+    allowed = _PULL_ARGUMENTS[function]
     for key, span in args.key_spans.items():
-        if key not in _PULL_ARGUMENTS:
-            raise SpecError(f"pullImage has no argument '{key}'", span,
-                            hint=_did_you_mean(key, _PULL_ARGUMENTS))
+        if key not in allowed:
+            raise SpecError(f"{function} has no argument '{key}'", span,
+                            hint=_did_you_mean(key, allowed))
         if key in ("os", "arch"):
-            raise SpecError(f"pullImage's '{key}' is not supported yet", span,
+            raise SpecError(f"{function}'s '{key}' is not supported yet", span,
                             hint="nixdf builds for the engine's platform; the digest of a "
                             "multi-platform index selects the matching image.")
     for key in ("imageName", "imageDigest"):
         if key not in args.items:
-            raise SpecError(f"pullImage needs '{key}'", image.span)
-    name, digest = _string(args, "imageName", "pullImage"), _string(args, "imageDigest",
-                                                                      "pullImage")
+            raise SpecError(f"{function} needs '{key}'", image.span)
+    name, digest = _string(args, "imageName", function), _string(args, "imageDigest",
+                                                                   function)
     if not _NAME.fullmatch(name):
         raise SpecError(f"imageName {name!r} is not an image name", _value_span(args,
                                                                                  "imageName"))
@@ -440,13 +690,21 @@ def _pulled(image: PulledImage) -> str:
     return f"{name}@{digest}"
 
 
-def _config(args: Attrs) -> ImageConfig:
+# Docker's own config keys, which the OCI image config nix2container writes has not:
+# nix2container drops them, and so does nixdf for its images.
+_DOCKER_ONLY_KEYS = ("Healthcheck", "OnBuild", "Shell")
+
+
+def _config(args: Attrs, *, oci_only: bool = False) -> ImageConfig:
     if "config" not in args.items or args.items["config"].force() is NULL:
         return ImageConfig()
     value = _static(args, "config", "'config'")
     if not isinstance(value, Attrs):
         raise SpecError("'config' must be an attribute set", _value_span(args, "config"))
     config = _canonical_keys(value)
+    if oci_only:
+        for key in _DOCKER_ONLY_KEYS:
+            config.items.pop(key, None)
     env = tuple(_env_entry(t, config) for t in _list_items(config, "Env"))
     return ImageConfig(
         entrypoint=_command(config, "Entrypoint"),

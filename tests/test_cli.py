@@ -25,7 +25,6 @@ BAD_NIXFILES = {
     "undefined-variable": 'buildImage {\n  name = nmae;\n}\n',
     "no-image": '{ pkgs }:\n{ hello = pkgs.hello; }\n',
     "newline-in-env": 'buildImage {\n  name = "x";\n  config.Env = [ "A=1\\n2" ];\n}\n',
-    "nixdb-not-yet": '{ pkgs }:\npkgs.dockerTools.buildLayeredImageWithNixDb { name = "x"; }\n',
     "layered-argument-of-build-image":
         'buildImage {\n  name = "x";\n  fakeRootCommands = "chown 1 /a";\n}\n',
     "bad-name": 'buildImage { name = "Not A Name"; }\n',

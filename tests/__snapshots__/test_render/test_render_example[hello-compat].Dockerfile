@@ -15,17 +15,16 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
       let \
         nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }; \
         nixpkgs = import nixpkgsSource { }; \
-        unsupported = name: throw "nixdf: ${name} is not supported yet; use buildImage or buildLayeredImage"; \
         image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" ]) \
-          // builtins.listToAttrs (map (name: { inherit name; value = unsupported name; }) [ "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
+        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
+        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
         withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
         pkgs = withBuilders nixpkgs; \
         inherit (pkgs) dockerTools; \
         imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
         inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
         own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
+        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
         nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
         wanted = builtins.functionArgs nixfile; \
         fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
@@ -74,17 +73,16 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
       let \
         nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }; \
         nixpkgs = import nixpkgsSource { }; \
-        unsupported = name: throw "nixdf: ${name} is not supported yet; use buildImage or buildLayeredImage"; \
         image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" ]) \
-          // builtins.listToAttrs (map (name: { inherit name; value = unsupported name; }) [ "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
+        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
+        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
         withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
         pkgs = withBuilders nixpkgs; \
         inherit (pkgs) dockerTools; \
         imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
         inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
         own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
+        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
         nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
         wanted = builtins.functionArgs nixfile; \
         fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
