@@ -432,6 +432,7 @@ def test_image_with_certs(examples: Examples) -> None:
         assert runs(examples.env, "image-with-certs:latest", "test", "-r", path).returncode == 0
 
 
+@builds
 def test_layered_bulk_layer_counts_the_bases_layers_in_max_layers(examples: Examples) -> None:
     # NixOS test: "Ensure the bulk layer with a base image respects the number of maxLayers".
     # two-layered-image's 2 layers and the root leave maxLayers = 4 one store layer.

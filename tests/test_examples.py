@@ -273,3 +273,23 @@ def test_images_sharing_a_name_and_tag_get_a_warning(engine_env, tmp_path: Path)
     assert ("nixdf: warning: a, b are all named same:latest; the last one built keeps the name"
             in done.stderr)
     assert "c:latest" not in done.stderr.split("warning")[1].splitlines()[0]
+
+
+def test_kept_dirlinks_are_never_written_through(engine_env, offline_image, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # helloEnv's bin is a link into hello's store path; redis has a real bin. Copying redis
+    # after it would write redis-server into hello's store path in the /nix cache.
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/dirlinks";\n'
+                       '  keepContentsDirlinks = true;\n'
+                       '  contents = [ pkgs.helloEnv pkgs.redis ];\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 3
+    assert "bin is a directory in" in done.stderr and "cannot be merged" in done.stderr
+    alone = tmp_path / "alone" / "Nixfile"
+    alone.parent.mkdir()
+    alone.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/dirlinks";\n'
+                     '  tag = "hello";\n  contents = [ pkgs.hello ];\n}\n')
+    build(engine_env, offline_image, alone)
+    store = [n for n in files(engine_env, "nixdf-test/dirlinks:hello") if n.endswith("/bin")]
+    assert store and not any(n.endswith("redis-server") for n in
+                             files(engine_env, "nixdf-test/dirlinks:hello"))

@@ -78,8 +78,9 @@ def test_a_path_above_the_nixfile_makes_its_repository_the_context(tmp_path: Pat
     assert copies == ['COPY ["nix/deeper/Nixfile", "/nixdf/src/nix/deeper/Nixfile"]',
                       'COPY ["VERSION", "/nixdf/src/VERSION"]',
                       'COPY ["lib/app.nix", "/nixdf/src/lib/app.nix"]']
-    assert ("# Build with: docker buildx build -f Dockerfile ../.. (in the Nixfile's "
-            "directory: ../.. holds every Nix input)") in rendered.text.splitlines()
+    assert ("# Build with: docker buildx build --build-arg SOURCE_DATE_EPOCH=1 -f Dockerfile "
+            "../.. (in the Nixfile's directory: ../.. holds every Nix input)"
+            ) in rendered.text.splitlines()
 
 
 def test_in_a_repository_the_context_is_its_top_even_below_it(tmp_path: Path) -> None:
@@ -99,7 +100,8 @@ def test_a_nixfile_whose_inputs_lie_beside_it_keeps_its_directory(tmp_path: Path
     (repo / "nix" / "Nixfile").write_text('{ buildImage }: buildImage { name = "x"; }\n')
     rendered = api.render_path(repo / "nix" / "Nixfile", api.RenderOptions())
     assert rendered.context == repo / "nix"
-    assert "# Build with: docker buildx build ." in rendered.text.splitlines()
+    assert ("# Build with: docker buildx build --build-arg SOURCE_DATE_EPOCH=1 ."
+            in rendered.text.splitlines())
 
 
 def test_the_build_runs_in_the_wider_context(tmp_path: Path) -> None:
