@@ -7,7 +7,7 @@ this repository. Needs Python 3.11+ (tomllib) and, for `agree` and `speed`, Nix'
     python benchmarks/corpus.py fetch [--dir DIR] [--mirror-root /work/.mirror]
     python benchmarks/corpus.py agree [--dir DIR] [--jobs N] [--show K] [--mutate N] [--trees]
     python benchmarks/corpus.py functions [--dir DIR] [EXTRA_DIR ...]
-    python benchmarks/corpus.py speed [--dir DIR] [--repeat R] [--nixdf PATH]
+    python benchmarks/corpus.py speed [--dir DIR] [--repeat R] [--nixdf PATH] [--versus PATH]
                                       [--tree-sitter-python PATH] [--save F] [--baseline F]
 
 fetch   writes every pinned repo's *.nix files to DIR/<owner>+<name>/ (DIR defaults to
@@ -24,7 +24,11 @@ agree   compares nixdf.parse's accept/reject verdict with `nix-instantiate --par
 speed   times nixdf.parse in-process, nix-instantiate --parse per file (raw and less
         process start-up), tree-sitter-nix when available, and a cold `nixdf render`
         against a bare interpreter start; prints one markdown table. --save writes the
-        numbers as JSON, --baseline prints the ratio to an earlier --save.
+        numbers as JSON, --baseline prints the ratio to an earlier --save. --versus
+        names another nixdf install (its console script, e.g. an older version's
+        venv/bin/nixdf): it and --nixdf (each with the Python of its #! line) parse
+        the corpus and render cold in alternating runs, each parse in a process of
+        its own, which on a busy machine compares far better than two runs apart.
 
 functions  lists the builtins and lib functions that image builder calls (buildImage,
         buildLayeredImage, …) in the corpus apply, and whether nixdf's evaluator has them.
@@ -610,6 +614,39 @@ class Metric:
     unit: str
 
 
+# One timed pass of nixdf.parse over the files named on stdin, in whatever interpreter
+# (and so whatever nixdf) runs it.
+PARSE_SNIPPET = r"""
+import json, sys, time
+import nixdf
+paths = json.load(sys.stdin)
+texts = [(p, open(p, "rb").read().decode("utf-8", "surrogateescape")) for p in paths]
+start = time.perf_counter()
+for label, text in texts:
+    try:
+        nixdf.parse(text, label)
+    except Exception:
+        pass
+print(time.perf_counter() - start)
+"""
+
+
+def time_nixdf_apart(pythons: dict[str, str], files: list[NixFile], repeat: int
+                     ) -> dict[str, float]:
+    """Best seconds per interpreter to parse ``files`` with its own nixdf, the
+    interpreters taking turns, so that a noisy neighbour slows them alike."""
+    request = json.dumps([str(f.path) for f in files])
+    best = dict.fromkeys(pythons, float("inf"))
+    for _ in range(repeat):
+        for name, python in pythons.items():
+            done = subprocess.run([python, "-c", PARSE_SNIPPET], input=request,
+                                  capture_output=True, text=True, cwd=tempfile.gettempdir())
+            if done.returncode != 0:
+                sys.exit(f"{python} could not time nixdf.parse:\n{done.stderr[-2000:]}")
+            best[name] = min(best[name], float(done.stdout))
+    return best
+
+
 def time_nixdf(texts: list[tuple[str, str]], repeat: int) -> float:
     import nixdf
 
@@ -724,12 +761,29 @@ def measure(args: argparse.Namespace) -> list[Metric]:
     mb, n = size / 1e6, len(files)
     metrics = [Metric("corpus files", n, "files"), Metric("corpus size", round(mb, 2), "MB")]
 
-    seconds = time_nixdf(texts, args.repeat)
-    metrics += [
-        Metric(f"nixdf.parse, in-process, best of {args.repeat}", seconds, "s"),
-        Metric("nixdf.parse throughput", mb / seconds, "MB/s"),
-        Metric("nixdf.parse files/s", n / seconds, "files/s"),
-    ]
+    nixdf_exe = shutil.which(args.nixdf) or args.nixdf
+    python = interpreter_of(nixdf_exe)
+    versus_exe = (shutil.which(args.versus) or args.versus) if args.versus else None
+    if versus_exe is None:
+        seconds = time_nixdf(texts, args.repeat)
+        metrics += [
+            Metric(f"nixdf.parse, in-process, best of {args.repeat}", seconds, "s"),
+            Metric("nixdf.parse throughput", mb / seconds, "MB/s"),
+            Metric("nixdf.parse files/s", n / seconds, "files/s"),
+        ]
+    else:
+        versus_python = interpreter_of(versus_exe)
+        best = time_nixdf_apart({"this": python, "versus": versus_python}, files, args.repeat)
+        seconds, versus_seconds = best["this"], best["versus"]
+        metrics += [
+            Metric(f"nixdf.parse, best of {args.repeat} alternating", seconds, "s"),
+            Metric("nixdf.parse throughput", mb / seconds, "MB/s"),
+            Metric("nixdf.parse files/s", n / seconds, "files/s"),
+            Metric("versus: nixdf.parse throughput", mb / versus_seconds,
+                   f"MB/s ({versus_python})"),
+            Metric("versus: nixdf.parse files/s", n / versus_seconds, "files/s"),
+            Metric("nixdf.parse throughput / versus", versus_seconds / seconds, "×"),
+        ]
 
     with tempfile.TemporaryDirectory(prefix="nixdf-corpus-nix-") as state:
         empty = Path(state) / "empty.nix"
@@ -773,10 +827,11 @@ def measure(args: argparse.Namespace) -> list[Metric]:
                    "files"),
         ]
 
-    nixdf_exe = shutil.which(args.nixdf) or args.nixdf
-    python = interpreter_of(nixdf_exe)
-    cold = time_cold({"render": [nixdf_exe, "render", "examples/redis/Nixfile"],
-                      "floor": [python, "-c", "pass"]}, args.cold_runs)
+    commands = {"render": [nixdf_exe, "render", "examples/redis/Nixfile"],
+                "floor": [python, "-c", "pass"]}
+    if versus_exe is not None:
+        commands["versus"] = [versus_exe, "render", "examples/redis/Nixfile"]
+    cold = time_cold(commands, args.cold_runs)
     metrics += [
         Metric(f"cold `nixdf render examples/redis/Nixfile`, median of {args.cold_runs}",
                cold["render"] * 1e3, "ms"),
@@ -784,6 +839,17 @@ def measure(args: argparse.Namespace) -> list[Metric]:
                f"ms ({python})"),
         Metric("render above the interpreter floor", (cold["render"] - cold["floor"]) * 1e3,
                "ms"),
+    ]
+    if versus_exe is not None:
+        metrics += [
+            Metric(f"versus: cold render, median of {args.cold_runs}", cold["versus"] * 1e3,
+                   f"ms ({versus_exe})"),
+            Metric("versus: render above the interpreter floor",
+                   (cold["versus"] - cold["floor"]) * 1e3, "ms"),
+            Metric("render above the floor, versus / this",
+                   (cold["versus"] - cold["floor"]) / (cold["render"] - cold["floor"]), "×"),
+        ]
+    metrics += [
         Metric("nproc", len(os.sched_getaffinity(0)), "cpus"),
         Metric("python (in-process runs)", platform.python_version(), ""),
         Metric("reference", nix_version(), ""),
@@ -958,6 +1024,8 @@ def build_parser() -> argparse.ArgumentParser:
     speed = with_dir(sub.add_parser("speed", help="parse speed, side by side"))
     speed.add_argument("--repeat", type=int, default=3)
     speed.add_argument("--nixdf", default="nixdf", help="nixdf executable for the cold start")
+    speed.add_argument("--versus", metavar="NIXDF",
+                       help="another nixdf executable, timed in turns with this one")
     speed.add_argument("--cold-runs", type=int, default=20)
     speed.add_argument("--tree-sitter-python", metavar="PATH",
                        help="interpreter with tree_sitter and tree_sitter_nix installed")

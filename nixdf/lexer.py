@@ -2,9 +2,12 @@
 
 Lexing cannot be context free in Nix: ``}`` either closes an attribute set or
 ends a ``${...}`` inside a string, a path or an indented string, so the lexer
-keeps a stack of modes. A token is a plain tuple, ``(type, value, span,
-start, end)``: tuples are what keeps lexing fast enough for files of any
-size. Type names are the terminals of ``grammar/nix.lark``.
+keeps a stack of modes. Type names are the terminals of ``grammar/nix.lark``.
+
+A token is a plain tuple, ``(type, line, column, end_line, end_column, value,
+start, end)``: one allocation per token is what keeps lexing fast enough for
+files of any size. Items 1 to 4 are where :class:`~nixdf.errors.Span` keeps
+them, so the parser can take a token for a span without making one.
 """
 
 from __future__ import annotations
@@ -16,59 +19,64 @@ from .errors import NixSyntaxError, Span
 
 __all__ = ["Source", "Token", "error", "line_col", "tokens"]
 
-Token = tuple[str, str, Span, int, int]
+Token = tuple[str, int, int, int, int, str, int, int]
 
 _PATH_CHAR = r"[a-zA-Z0-9._\-+]"
+# The text of a string up to its closing quote or its first `${`, as Nix's flex rules say.
+_STR = r"""(?:[^$"\\]|\$[^{"\\]|\\[\s\S]|\$\\[\s\S])*(?:\$(?="))?"""
 
-# Order matters: Python's alternation takes the first branch that matches
-# while flex takes the longest match; this order makes the two agree (a URI or
-# a path always out-runs the identifier or number it starts with, `...` the
-# `.`). Operators are named by their terminal so that the match says the type.
-_PATH_PATTERNS = [
+# Whitespace before a token; possessive, so a token that fails to match after
+# it never makes the engine try giving some of it back.
+_SPACE = r"[ \t\r\n]*+"
+# A token, after whitespace. Python's alternation takes the first branch that
+# matches while flex takes the longest match; this order makes the two agree
+# (`...` before `.`, a float before `.`, `<nixpkgs>` before `<`, a comment
+# before `/`). Within that freedom the most frequent tokens come first, as the
+# engine tries the branches one by one. A comment is a token too, which the
+# lexer drops: skipping comments along with whitespace made every match
+# dearer. A whole string without interpolation, the usual string, is one
+# STRING token.
+_TOKEN_RE = re.compile(_SPACE + "(?:" + "|".join([
+    r"(?P<ID>[a-zA-Z_][a-zA-Z0-9_'\-]*)",
+    r"(?P<SYMBOL>[;{}()\[\]:,@?])",  # never the start of a longer token
+    rf'(?P<STRING>"{_STR}")',
+    r"(?P<COMMENT>\#[^\r\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/)",
+    r"(?P<FLOAT>(?:[1-9][0-9]*\.[0-9]*|0?\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)",
+    r"(?P<INT>[0-9]+)",
+    rf"(?P<SPATH><{_PATH_CHAR}+(?:/{_PATH_CHAR}+)*>)",
+    r"(?P<IND_STRING_OPEN>''(?: *\n)?)",
+    r'(?P<OPERATOR>\.\.\.|==|!=|<=|>=|&&|\|\||->|//|\+\+|\|>|<\||\$\{|[=.!<>+\-*/"])',
+]) + ")")
+# The numbers of its groups, which the lexer tells apart by number.
+_ID_GROUP, _SYMBOL_GROUP, _STRING_GROUP, _COMMENT_GROUP = (
+    _TOKEN_RE.groupindex[name] for name in ("ID", "SYMBOL", "STRING", "COMMENT"))
+_KINDS = {index: name for name, index in _TOKEN_RE.groupindex.items()}
+_SYMBOLS = {
+    ";": "_SEMI", "{": "_LBRACE", "}": "_RBRACE", "(": "_LPAREN", ")": "_RPAREN",
+    "[": "_LBRACK", "]": "_RBRACK", ":": "_COLON", ",": "_COMMA", "@": "_AT", "?": "QUESTION",
+    "...": "ELLIPSIS", "==": "EQ", "!=": "NEQ", "<=": "LEQ", ">=": "GEQ", "&&": "AND",
+    "||": "OR", "->": "IMPL", "//": "UPDATE", "++": "CONCAT", "|>": "PIPE_INTO",
+    "<|": "PIPE_FROM", "${": "INTERP_OPEN", "=": "_ASSIGN", ".": "_DOT", "!": "NOT",
+    "<": "LT", ">": "GT", "+": "PLUS", "-": "MINUS", "*": "STAR", "/": "SLASH",
+    '"': "STRING_OPEN",
+}
+# What only a URI or a path can start with: `~/`, or a run of path characters
+# that goes on to a `:` or a `/`. The token patterns above never match these, so
+# this one is only tried where a run ends that way, or where none of them match.
+_PATH_RE = re.compile(_SPACE + "(?:" + "|".join([
     r"(?P<URI>[a-zA-Z][a-zA-Z0-9+\-.]*:[a-zA-Z0-9%/?:@&=+$,\-_.!~*']+)",
     rf"(?P<PATH_INTERP>(?:{_PATH_CHAR}*/|~/)(?=\$\{{))",
     rf"(?P<PATH>(?:{_PATH_CHAR}*|~)(?:/{_PATH_CHAR}+)+/?)",
-]
-_OPERATOR_PATTERNS = {
-    "ELLIPSIS": r"\.\.\.", "EQ": "==", "NEQ": "!=", "LEQ": "<=", "GEQ": ">=", "AND": "&&",
-    "OR": r"\|\|", "IMPL": "->", "UPDATE": "//", "CONCAT": r"\+\+", "PIPE_INTO": r"\|>",
-    "PIPE_FROM": r"<\|", "INTERP_OPEN": r"\$\{", "MINUS": "-", "PLUS": r"\+", "STAR": r"\*",
-    "SLASH": "/", "LT": "<", "GT": ">", "NOT": "!", "QUESTION": r"\?", "_COLON": ":", "_AT": "@",
-    "_SEMI": ";", "_DOT": r"\.", "_COMMA": ",", "_ASSIGN": "=", "_LPAREN": r"\(",
-    "_RPAREN": r"\)", "_LBRACE": r"\{", "_RBRACE": r"\}", "_LBRACK": r"\[", "_RBRACK": r"\]",
-    "STRING_OPEN": '"',
-}
-_PLAIN_PATTERNS = [
-    rf"(?P<SPATH><{_PATH_CHAR}+(?:/{_PATH_CHAR}+)*>)",
-    r"(?P<FLOAT>(?:[1-9][0-9]*\.[0-9]*|0?\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)",
-    r"(?P<INT>[0-9]+)",
-    r"(?P<ID>[a-zA-Z_][a-zA-Z0-9_'\-]*)",
-    r"(?P<IND_STRING_OPEN>''(?: *\n)?)",
-    *(f"(?P<{name}>{pattern})" for name, pattern in _OPERATOR_PATTERNS.items()),
-]
-# Whitespace and comments before a token are skipped in the same match. The
-# group is atomic so that a token that fails to match after them never makes
-# the engine try other ways of splitting them (which would be exponential).
-_SKIP = r"(?>(?:[ \t\r\n]+|\#[^\r\n]*|/\*(?:[^*]|\*(?!/))*\*/)*)"
-_SKIP_RE = re.compile(_SKIP)
-_NORMAL_RE = re.compile(_SKIP + "(?:" + "|".join(_PATH_PATTERNS + _PLAIN_PATTERNS) + ")")
-# URIs and paths can only start a run of path characters that ends in `:` or
-# `/` (or at a `~`). Elsewhere the cheaper pattern avoids rescanning a long run
-# at every token in it, which would make lexing quadratic.
-_PLAIN_RE = re.compile(_SKIP + "(?:" + "|".join(_PLAIN_PATTERNS) + ")")
+]) + ")")
+_SPACE_RE = re.compile(_SPACE)
 _RUN_RE = re.compile(f"{_PATH_CHAR}*")
 _RUN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+"
 _RUN_START = frozenset(_RUN_CHARS + "/")
 # What may follow a token for it to be the start of a path or a URI instead
 # (`$`: the `/` of `/${x}` is a whole token).
 _RUN_FOLLOW = frozenset(_RUN_CHARS + "/:$")
-# Types that need more than a yield: mode changes and checks.
-_SPECIAL = frozenset({
-    "_LBRACE", "INTERP_OPEN", "_RBRACE", "STRING_OPEN", "SLASH", "PATH", "PATH_INTERP",
-    "IND_STRING_OPEN", "INT", "FLOAT",
-})
 
-_STR_RE = re.compile(r"""(?:[^$"\\]|\$[^{"\\]|\\[\s\S]|\$\\[\s\S])*(?:\$(?="))?""")
+_STR_RE = re.compile(_STR)
 _IND_RE = re.compile(r"(?:[^$']|\$[^{']|'[^'$])+")
 _PATH_MORE_RE = re.compile(rf"{_PATH_CHAR}*(?:/{_PATH_CHAR}+)+/?|{_PATH_CHAR}*/|{_PATH_CHAR}+")
 _ESCAPE_RE = re.compile(r"\\([\s\S])|\r\n?")
@@ -119,116 +127,142 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
 
 
 def tokens(source: Source) -> Iterator[Token]:
+    """The tokens of ``source``, then ``$END`` where the text ends."""
     text = source.text
-    filename = source.filename
-    span = tuple.__new__  # Span(...) without the Python-level __new__ of a named tuple
     opened = source.open_stack
     size = len(text)
     modes = [_NORMAL]
     pos = 0
     line = 1
     line_start = 0  # index of the first character of the current line
-    normal_match = _NORMAL_RE.match
-    plain_match = _PLAIN_RE.match
+    path_match = _PATH_RE.match
     run_match = _RUN_RE.match
-    skip_match = _SKIP_RE.match
     run_start = _RUN_START
     run_follow = _RUN_FOLLOW
-    special = _SPECIAL
-    str_match = _STR_RE.match
-    run_end = -1  # where the run of path characters around `pos` ends
+    symbols = _SYMBOLS
     keywords = _KEYWORDS
+    kinds = _KINDS
+    run_end = -1  # where the run of path characters around `pos` ends
 
     while True:
         mode = modes[-1]
         if mode == _NORMAL:
-            m = plain_match(text, pos)
-            if m is None:  # `~/a` has no plain token; or the end, or a stray character
-                m = normal_match(text, pos)
-                if m is None:
-                    pos = skip_match(text, pos).end()  # type: ignore[union-attr]
-                    if pos >= size:
-                        return
-                    raise error(source, f"unexpected character {text[pos]!r}", pos, pos + 1)
-                kind = m.lastgroup
-                start = m.start(kind)
-            else:
-                kind = m.lastgroup
-                start = m.start(kind)
-                # Might it start a path or a URI instead? Only if the run of
-                # path characters it begins goes on to a `/` or `:`.
-                after = m.end()
-                if (start >= run_end and text[start] in run_start
-                        and text[after:after + 1] in run_follow):
-                    run_end = run_match(text, start).end()  # type: ignore[union-attr]
-                    if text.startswith(("/", ":"), run_end):
-                        m = normal_match(text, pos)
-                        kind = m.lastgroup  # type: ignore[union-attr]
-                        start = m.start(kind)  # type: ignore[union-attr]
-            if start > pos:  # skipped whitespace and comments
-                newlines = text.count("\n", pos, start)
-                if newlines:
-                    line += newlines
-                    line_start = text.rfind("\n", pos, start) + 1
-                pos = start
-            end = m.end()  # type: ignore[union-attr]
-            value = text[pos:end]
-            column = pos - line_start + 1
-            if kind == "ID":
-                kind = keywords.get(value, "ID")
-            elif kind in special:
-                if kind == "_LBRACE" or kind == "INTERP_OPEN":
-                    modes.append(_NORMAL)
-                    opened.append((value, line, column))
-                elif kind == "_RBRACE":
-                    if len(modes) > 1:
+            # A scanner matches where its last match ended, a good deal
+            # cheaper than a match at a given position; a token that changes
+            # the mode or is replaced by a path leaves the loop for a new one.
+            for m in iter(_TOKEN_RE.scanner(text, pos).match, None):
+                group = m.lastindex
+                start, end = m.span(group)
+                if start > pos:  # skipped whitespace
+                    gap = text[pos:start]
+                    # `in` first: unlike count() and rfind() it parses no arguments.
+                    if "\n" in gap:
+                        line += gap.count("\n")
+                        line_start = pos + gap.rfind("\n") + 1
+                column = start - line_start + 1
+                pos = end
+                if group == _ID_GROUP and (end == size or start < run_end
+                                           or text[end] not in run_follow):
+                    # The usual identifier, which cannot be the start of a path.
+                    value = text[start:end]
+                    yield (keywords.get(value, "ID"), line, column, line, column + end - start,
+                           value, start, end)
+                    continue
+                if group == _SYMBOL_GROUP:
+                    value = text[start]
+                    kind = symbols[value]
+                    if kind == "_LBRACE":
+                        modes.append(_NORMAL)
+                        opened.append((value, line, column))
+                    elif kind == "_RBRACE" and len(modes) > 1:
                         modes.pop()
                         opened.pop()
-                elif kind == "STRING_OPEN":
-                    # Most strings interpolate nothing: one STRING token then,
-                    # rather than an opening quote, the text and a closing quote.
-                    close = str_match(text, end).end()  # type: ignore[union-attr]
-                    if text.startswith('"', close):
-                        raw = text[end:close]
-                        value = _ESCAPE_RE.sub(_unescape, raw) if (
-                            "\\" in raw or "\r" in raw) else raw
-                        token, line, line_start = _spanning(
-                            "STRING", value, text, pos, close + 1, line, column, line_start,
-                            filename)
-                        yield token
-                        pos = close + 1
-                        continue
-                    modes.append(_STRING)
-                    opened.append(('"', line, column))
-                elif kind == "SLASH":
-                    if text.startswith("/*", pos):
-                        raise error(source, "unterminated comment", pos, pos + 2,
+                        if modes[-1] != _NORMAL:  # the end of an interpolation
+                            yield (kind, line, column, line, column + 1, value, start, end)
+                            break
+                    yield (kind, line, column, line, column + 1, value, start, end)
+                    continue
+                if group == _STRING_GROUP:
+                    raw = text[start + 1:end - 1]
+                    if "\\" in raw or "\r" in raw:
+                        raw = _ESCAPE_RE.sub(_unescape, raw)
+                    token, line, line_start = _spanning("STRING", raw, text, start, end, line,
+                                                        column, line_start)
+                    yield token
+                    continue
+                if group == _COMMENT_GROUP:
+                    newlines = text.count("\n", start, end)
+                    if newlines:
+                        line += newlines
+                        line_start = text.rfind("\n", start, end) + 1
+                    continue
+                # Might it start a path or a URI instead? Only if the run of path
+                # characters it begins goes on to a `/` or `:`.
+                if (start >= run_end and text[start] in run_start
+                        and text[end:end + 1] in run_follow):
+                    run_end = run_match(text, start).end()  # type: ignore[union-attr]
+                    if text.startswith(("/", ":"), run_end):
+                        path = path_match(text, start)
+                        if path is not None:
+                            token = _path_token(path, line, column, modes)
+                            pos = token[7]
+                            yield token
+                            break
+                value = text[start:end]
+                if group == _ID_GROUP:
+                    yield (keywords.get(value, "ID"), line, column, line, column + end - start,
+                           value, start, end)
+                    continue
+                kind = kinds[group]
+                if kind == "OPERATOR":
+                    kind = symbols[value]
+                    if kind == "INTERP_OPEN":
+                        modes.append(_NORMAL)
+                        opened.append((value, line, column))
+                    elif kind == "STRING_OPEN":
+                        modes.append(_STRING)
+                        opened.append(('"', line, column))
+                        yield (kind, line, column, line, column + 1, value, start, end)
+                        break
+                    elif kind == "SLASH" and text.startswith("/*", start):
+                        raise error(source, "unterminated comment", start, start + 2,
                                     "add '*/' to close the comment")
-                elif kind == "PATH":
-                    kind = "PATH_START"
-                    modes.append(_PATH_SLASH if value[-1] == "/" else _PATH)
-                elif kind == "PATH_INTERP":
-                    kind = "PATH_START"
-                    modes.append(_PATH_SLASH)
                 elif kind == "IND_STRING_OPEN":
                     modes.append(_IND)
                     opened.append(("''", line, column))
                     if value[-1] == "\n":
-                        yield (kind, value, span(Span, (filename, line, column, line + 1, 1)),
-                               pos, end)
+                        yield (kind, line, column, line + 1, 1, value, start, end)
                         line += 1
                         line_start = end
-                        pos = end
-                        continue
+                    else:
+                        yield (kind, line, column, line, column + end - start, value, start, end)
+                    break
                 elif kind == "INT":
                     if int(value) > _MAX_INT:
-                        raise error(source, f"invalid integer '{value}'", pos, end,
+                        raise error(source, f"invalid integer '{value}'", start, end,
                                     "Nix integers are 64-bit")
-                elif float(value) == float("inf"):
-                    raise error(source, f"invalid float '{value}'", pos, end)
-            yield (kind, value,
-                   span(Span, (filename, line, column, line, column + end - pos)), pos, end)
-            pos = end
+                elif kind == "FLOAT" and float(value) == float("inf"):
+                    raise error(source, f"invalid float '{value}'", start, end)
+                yield (kind, line, column, line, column + end - start, value, start, end)
+            else:  # no token here: `~/a` starts none, or the end, or a stray character
+                path = path_match(text, pos)
+                start = path.start(path.lastindex) if path else (
+                    _SPACE_RE.match(text, pos).end())  # type: ignore[union-attr]
+                newlines = text.count("\n", pos, start)
+                if newlines:
+                    line += newlines
+                    line_start = text.rfind("\n", pos, start) + 1
+                column = start - line_start + 1
+                if path is not None:
+                    token = _path_token(path, line, column, modes)
+                    pos = token[7]
+                    yield token
+                    continue
+                if start < size:
+                    raise error(source, f"unexpected character {text[start]!r}", start,
+                                start + 1)
+                yield ("$END", line, column, line, column, "", start, start)
+                return
             continue
 
         column = pos - line_start + 1
@@ -239,8 +273,7 @@ def tokens(source: Source) -> Iterator[Token]:
                 modes[-1] = _PATH
             modes.append(_NORMAL)
             opened.append(("${", line, column))
-            yield ("INTERP_OPEN", "${",
-                   span(Span, (filename, line, column, line, column + 2)), pos, pos + 2)
+            yield ("INTERP_OPEN", line, column, line, column + 2, "${", pos, pos + 2)
             pos += 2
             continue
         if mode == _STRING:
@@ -250,8 +283,7 @@ def tokens(source: Source) -> Iterator[Token]:
             if char == '"':
                 modes.pop()
                 opened.pop()
-                yield ("STRING_CLOSE", char,
-                       span(Span, (filename, line, column, line, column + 1)), pos, pos + 1)
+                yield ("STRING_CLOSE", line, column, line, column + 1, char, pos, pos + 1)
                 pos += 1
                 continue
             end = _STR_RE.match(text, pos).end()  # type: ignore[union-attr]
@@ -260,7 +292,7 @@ def tokens(source: Source) -> Iterator[Token]:
             raw = text[pos:end]
             value = _ESCAPE_RE.sub(_unescape, raw) if ("\\" in raw or "\r" in raw) else raw
             token, line, line_start = _spanning("STR_PART", value, text, pos, end, line, column,
-                                                line_start, filename)
+                                                line_start)
             yield token
             pos = end
             continue
@@ -272,8 +304,7 @@ def tokens(source: Source) -> Iterator[Token]:
                 third = text[pos + 2:pos + 3]
                 if third == "$" or third == "'":
                     value = "$" if third == "$" else "''"
-                    yield ("IND_STR_ESCAPE", value,
-                           span(Span, (filename, line, column, line, column + 3)), pos, pos + 3)
+                    yield ("IND_STR_ESCAPE", line, column, line, column + 3, value, pos, pos + 3)
                     pos += 3
                     continue
                 if third == "\\" and pos + 3 < size:
@@ -283,27 +314,23 @@ def tokens(source: Source) -> Iterator[Token]:
                     if escaped == "\n":
                         line += 1
                         line_start = pos + 4
-                    yield ("IND_STR_ESCAPE", value,
-                           span(Span, (filename, start_line, column, line,
-                                       pos + 4 - line_start + 1)), pos, pos + 4)
+                    yield ("IND_STR_ESCAPE", start_line, column, line, pos + 4 - line_start + 1,
+                           value, pos, pos + 4)
                     pos += 4
                     continue
                 modes.pop()
                 opened.pop()
-                yield ("IND_STRING_CLOSE", "''",
-                       span(Span, (filename, line, column, line, column + 2)), pos, pos + 2)
+                yield ("IND_STRING_CLOSE", line, column, line, column + 2, "''", pos, pos + 2)
                 pos += 2
                 continue
             m = _IND_RE.match(text, pos)
             if m is None:  # a `$` or `'` that the main pattern cannot take
-                yield ("IND_STR_ESCAPE", text[pos],
-                       span(Span, (filename, line, column, line, column + 1)), pos, pos + 1)
+                yield ("IND_STR_ESCAPE", line, column, line, column + 1, text[pos], pos, pos + 1)
                 pos += 1
                 continue
             end = m.end()
-            value = m.group()
-            token, line, line_start = _spanning("IND_STR_PART", value, text, pos, end, line,
-                                                column, line_start, filename)
+            token, line, line_start = _spanning("IND_STR_PART", m.group(), text, pos, end, line,
+                                                column, line_start)
             yield token
             pos = end
             continue
@@ -314,27 +341,39 @@ def tokens(source: Source) -> Iterator[Token]:
             end = m.end()
             value = m.group()
             modes[-1] = _PATH_SLASH if value[-1] == "/" else _PATH
-            yield ("PATH_STR", value,
-                   span(Span, (filename, line, column, line, column + end - pos)), pos, end)
+            yield ("PATH_STR", line, column, line, column + end - pos, value, pos, end)
             pos = end
             continue
         if mode == _PATH_SLASH:
             raise error(source, "path has a trailing slash", max(pos - 1, 0), pos,
                          "remove the '/' at the end of the path")
         modes.pop()
-        yield ("PATH_END", "", span(Span, (filename, line, column, line, column)), pos, pos)
+        yield ("PATH_END", line, column, line, column, "", pos, pos)
+
+
+def _path_token(m: re.Match[str], line: int, column: int, modes: list[int]) -> Token:
+    """The token of a match of ``_PATH_RE``; a path also enters the path mode."""
+    kind = m.lastgroup
+    start, end = m.span(kind)
+    value = m[kind]
+    token = ("URI" if kind == "URI" else "PATH_START", line, column, line,
+             column + end - start, value, start, end)
+    if kind == "PATH_INTERP" or (kind == "PATH" and value[-1] == "/"):
+        modes.append(_PATH_SLASH)
+    elif kind == "PATH":
+        modes.append(_PATH)
+    return token
 
 
 def _spanning(kind: str, value: str, text: str, pos: int, end: int, line: int, column: int,
-              line_start: int, filename: str) -> tuple[Token, int, int]:
+              line_start: int) -> tuple[Token, int, int]:
     """A token for text[pos:end], which may span lines; returns the line state after it."""
     newlines = text.count("\n", pos, end)
     end_line = line + newlines
     if newlines:
         line_start = text.rfind("\n", pos, end) + 1
-    token = (kind, value, tuple.__new__(Span, (filename, line, column, end_line,
-                                               end - line_start + 1)), pos, end)
-    return token, end_line, line_start
+    return (kind, line, column, end_line, end - line_start + 1, value, pos, end), end_line, \
+        line_start
 
 
 def _unterminated(source: Source, what: str) -> NixSyntaxError:

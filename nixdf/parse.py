@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import defaultdict
 from collections.abc import Callable
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -33,7 +33,9 @@ from .lexer import Source, Token, error, line_col, tokens
 __all__ = ["parse"]
 
 Pick = Callable[[list[Any]], Any]
-Build = Callable[["_Nodes", Any, Span], Any]
+Build = Callable[[Any, Span], Any]
+
+_TEXT = 5  # where a token keeps its text (see nixdf.lexer)
 
 
 def parse(source: str, filename: str = "<string>") -> s.Expr:
@@ -65,13 +67,14 @@ class _Parser:
         self.actions = tables.actions
         self.start = tables.start
         self.end = tables.end
-        # (origin, size, passes its only child through unchanged, pick, build)
+        # (origin, size, passes its only child through unchanged, pick, build,
+        # its only symbol is a terminal)
         self.rules = tuple(
             (r.origin, r.size, r.size == 1 and r.expand1 and r.keep == (0,) and not r.splice)
-            + _build_for(r) for r in tables.rules
+            + _build_for(r) + (r.leaf,) for r in tables.rules
         )
         # lookahead -> (state below * number of states + top state) -> state
-        self.units: dict[str, dict[int, int]] = {}
+        self.units: defaultdict[str, dict[int, int]] = defaultdict(dict)
 
     def unit_chain(self, below: int, top: int, kind: str) -> int:
         """The state after every unit reduction that ``kind`` triggers on ``top``."""
@@ -93,62 +96,80 @@ class _Parser:
         end = self.end
         width = len(actions)
         units = self.units
-        state = self.start
-        states = [state]
-        values: list[Any] = []
-        spans: list[Span] = []
         filename = source.filename
-        nodes = _Nodes(filename)
         new_span = tuple.__new__
-        push_state, push_value, push_span = states.append, values.append, spans.append
-        text = source.text
-        line, column = line_col(text, len(text))
-        last = ("$END", "", Span(filename, line, column, line, column), len(text), len(text))
-        for token in chain(tokens(source), (last,)):
+        # The stacks hold a state, a value and its span at each depth up to
+        # `top`; what lies above is stale. Indexing them from the bottom and
+        # never deleting is what CPython does fastest with a list. A span is
+        # a Span, or the token itself for a token, whose items 1-4 are a
+        # span's: a Span is made only for a node.
+        top = 0
+        depth = 64
+        state = self.start
+        states = [state] * depth
+        values: list[Any] = [None] * depth
+        spans: list[Any] = [None] * depth
+        for token in tokens(source):
             kind = token[0]
-            chains = units.get(kind)
-            if chains is None:
-                chains = units[kind] = {}
             while True:
-                code = actions[state].get(kind)
-                if code is None:
-                    raise _syntax_error(source, token, actions[state], values)
+                try:
+                    code = actions[state][kind]
+                except KeyError:
+                    raise _syntax_error(source, token, actions[state], values[1:top + 1]
+                                        ) from None
                 if code >= 0:
-                    state = code
-                    push_state(code)
-                    push_value(token)
-                    push_span(token[2])
+                    top += 1
+                    if top == depth:
+                        depth = _deepen(states, values, spans)
+                    state = states[top] = code
+                    values[top] = spans[top] = token
                     break
-                origin, size, unit, pick, build = rules[~code]
+                origin, size, unit, pick, build, leaf = rules[~code]
                 if unit:
                     # Most reductions only hand an operand up the precedence
                     # levels; where the chain ends depends on nothing but the
                     # lookahead and the two states on top.
-                    key = states[-2] * width + state
-                    top = chains.get(key)
-                    if top is None:
-                        top = chains[key] = self.unit_chain(states[-2], state, kind)
-                    state = states[-1] = top
+                    chains = units[kind]
+                    key = states[top - 1] * width + state
+                    goto = chains.get(key)
+                    if goto is None:
+                        goto = chains[key] = self.unit_chain(states[top - 1], state, kind)
+                    state = states[top] = goto
                     continue
-                if size:
-                    children = values[-size:]
-                    first = spans[-size]
-                    last = spans[-1]
-                    pos = first if size == 1 else new_span(
-                        Span, (filename, first[1], first[2], last[3], last[4]))
-                    del states[-size:]
-                    del values[-size:]
-                    del spans[-size:]
+                # The rule's value takes the place of its first child.
+                if size == 1:
+                    pos = spans[top]
+                    if leaf:
+                        pos = spans[top] = new_span(Span, (filename, pos[1], pos[2], pos[3],
+                                                           pos[4]))
+                    children = [values[top]]
+                elif size:
+                    first = top - size + 1
+                    children = values[first:top + 1]
+                    head = spans[first]
+                    last = spans[top]
+                    top = first
+                    pos = spans[top] = new_span(Span, (filename, head[1], head[2], last[3],
+                                                       last[4]))
                 else:  # an empty rule sits where the next token starts
+                    pos = new_span(Span, (filename, token[1], token[2], token[1], token[2]))
                     children = []
-                    here = token[2]
-                    pos = new_span(Span, (filename, here[1], here[2], here[1], here[2]))
-                state = actions[states[-1]][origin]
-                push_state(state)
-                push_value(build(nodes, pick(children) if pick else children, pos))
-                push_span(pos)
+                    top += 1
+                    if top == depth:
+                        depth = _deepen(states, values, spans)
+                    spans[top] = pos
+                state = states[top] = actions[states[top - 1]][origin]
+                values[top] = build(pick(children) if pick else children, pos)
                 if state == end:
-                    return values[-1]  # type: ignore[no-any-return]
+                    return values[top]  # type: ignore[no-any-return]
+        raise AssertionError("the parser stopped before the end of the input")
+
+
+def _deepen(*stacks: list[Any]) -> int:
+    """Double the parser's stacks (their new half is stale); their new depth."""
+    for stack in stacks:
+        stack.extend(stack)
+    return len(stacks[0])
 
 
 def _build_for(rule: _tables.Rule) -> tuple[Pick | None, Build]:
@@ -156,16 +177,20 @@ def _build_for(rule: _tables.Rule) -> tuple[Pick | None, Build]:
 
     ``pick`` chooses the kept children (None: all of them); ``build`` makes the
     value from them. Both are chosen once per rule, so that the parser's loop
-    makes as few Python calls per reduction as possible.
+    makes as few Python calls per reduction as possible: a pick is a C-level
+    ``itemgetter`` unless helper lists must be spliced in.
     """
     keep, splice = rule.keep, rule.splice
     if rule.origin.startswith("__"):  # lark's `x*` helpers: one growing list
         if splice == (0,) and len(keep) == 2:
             return None, _grow(keep[1])
-        return _gatherer(keep, splice), _same
-    if rule.expand1 and len(keep) == 1 and not splice:
+        build: Build = _same
+    elif rule.expand1 and len(keep) == 1 and not splice:
         return itemgetter(keep[0]), _same
-    build: Build = getattr(_Nodes, rule.name)
+    else:
+        build = getattr(_NODES, rule.name)
+    if keep == splice == (0,):  # the helper's list itself, e.g. `binds: bind*`
+        return itemgetter(0), build
     if splice:
         return _gatherer(keep, splice), build
     if keep == tuple(range(rule.size)):
@@ -178,14 +203,14 @@ def _build_for(rule: _tables.Rule) -> tuple[Pick | None, Build]:
 
 
 def _grow(index: int) -> Build:
-    def grow(nodes: _Nodes, children: list[Any], pos: Span) -> list[Any]:
+    def grow(children: list[Any], pos: Span) -> list[Any]:
         items: list[Any] = children[0]
         items.append(children[index])
         return items
     return grow
 
 
-def _same(nodes: _Nodes, kept: Any, pos: Span) -> Any:
+def _same(kept: Any, pos: Span) -> Any:
     return kept
 
 
@@ -202,18 +227,19 @@ def _gatherer(keep: tuple[int, ...], splice: tuple[int, ...]) -> Pick:
 
 
 def _is_token(value: Any) -> bool:
-    return type(value) is tuple and len(value) == 5 and type(value[0]) is str
+    return type(value) is tuple and len(value) == 8 and type(value[0]) is str
+
+
+def _token_span(token: Token, filename: str) -> Span:
+    return Span(filename, token[1], token[2], token[3], token[4])
 
 
 class _Nodes:
-    """One method per rule name of the grammar: the kept children to a value.
+    """One function per rule name of the grammar: the kept children to a value.
 
     Tokens arrive as :data:`nixdf.lexer.Token` tuples, everything else as
     the value an earlier reduction made.
     """
-
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
 
     # -- leaves --------------------------------------------------------------
 
@@ -221,26 +247,26 @@ class _Nodes:
         return kept[0]  # type: ignore[no-any-return]
 
     def ident(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Ident(kept[0][1], pos)
+        return s.Ident(kept[0][_TEXT], pos)
 
     def int_(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Int(int(kept[0][1]), pos)
+        return s.Int(int(kept[0][_TEXT]), pos)
 
     def float_(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Float(float(kept[0][1]), pos)
+        return s.Float(float(kept[0][_TEXT]), pos)
 
     def spath(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.SearchPath(kept[0][1][1:-1], pos)
+        return s.SearchPath(kept[0][_TEXT][1:-1], pos)
 
     def uri(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Uri(kept[0][1], pos)
+        return s.Uri(kept[0][_TEXT], pos)
 
     def string(self, kept: list[Any], pos: Span) -> s.Expr:
-        parts = [c[1] if type(c) is tuple else c for c in kept[1:-1]]
+        parts = [c[_TEXT] if type(c) is tuple else c for c in kept[1:-1]]
         return s.Str(_merge(parts), pos)
 
     def plain_string(self, kept: list[Any], pos: Span) -> s.Expr:
-        value = kept[0][1]
+        value = kept[0][_TEXT]
         return s.Str((value,) if value else (), pos)
 
     def interp(self, kept: list[Any], pos: Span) -> s.Expr:
@@ -248,12 +274,12 @@ class _Nodes:
 
     def ind_string(self, kept: list[Any], pos: Span) -> s.Expr:
         pieces: list[tuple[str, bool] | s.Expr] = [
-            (c[1], c[0] == "IND_STR_PART") if type(c) is tuple else c for c in kept[1:-1]
+            (c[_TEXT], c[0] == "IND_STR_PART") if type(c) is tuple else c for c in kept[1:-1]
         ]
         return s.Str(_merge(_strip_indentation(pieces)), pos, indented=True)
 
     def path(self, kept: list[Any], pos: Span) -> s.Expr:
-        parts = [c[1] if type(c) is tuple else c for c in kept[:-1]]
+        parts = [c[_TEXT] if type(c) is tuple else c for c in kept[:-1]]
         return s.Path(_merge(parts), pos)
 
     # -- compound ------------------------------------------------------------
@@ -271,9 +297,8 @@ class _Nodes:
         return s.AttrSet(kept[0], True, pos)
 
     def legacy_let(self, kept: list[Any], pos: Span) -> s.Expr:
-        span = pos
-        attrs = s.AttrSet(kept[0], True, span)
-        return s.Select(attrs, (s.StaticKey("body", span),), None, span)
+        attrs = s.AttrSet(kept[0], True, pos)
+        return s.Select(attrs, (s.StaticKey("body", pos),), None, pos)
 
     def let_(self, kept: list[Any], pos: Span) -> s.Expr:
         binds, body = kept
@@ -292,16 +317,16 @@ class _Nodes:
         return s.If(kept[0], kept[1], kept[2], pos)
 
     def binop(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.BinOp(kept[1][1], kept[0], kept[2], pos)
+        return s.BinOp(kept[1][_TEXT], kept[0], kept[2], pos)
 
     def unop(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.UnaryOp(kept[0][1], kept[1], pos)
+        return s.UnaryOp(kept[0][_TEXT], kept[1], pos)
 
     def apply(self, kept: list[Any], pos: Span) -> s.Expr:
         return s.Apply(kept[0], kept[1], pos)
 
     def apply_or(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Apply(kept[0], s.Ident("or", kept[1][2]), pos)
+        return s.Apply(kept[0], s.Ident("or", _token_span(kept[1], pos.file)), pos)
 
     def select(self, kept: list[Any], pos: Span) -> s.Expr:
         return s.Select(kept[0], kept[1], None, pos)
@@ -315,25 +340,25 @@ class _Nodes:
     # -- functions -----------------------------------------------------------
 
     def lambda_ident(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Lambda(kept[0][1], None, kept[1], pos)
+        return s.Lambda(kept[0][_TEXT], None, kept[1], pos)
 
     def lambda_formals(self, kept: list[Any], pos: Span) -> s.Expr:
         return s.Lambda(None, kept[0], kept[1], pos)
 
     def lambda_formals_at(self, kept: list[Any], pos: Span) -> s.Expr:
         formals, name, body = kept
-        self.check_at(formals, name)
-        return s.Lambda(name[1], formals, body, pos)
+        self.check_at(formals, name, pos.file)
+        return s.Lambda(name[_TEXT], formals, body, pos)
 
     def lambda_at_formals(self, kept: list[Any], pos: Span) -> s.Expr:
         name, formals, body = kept
-        self.check_at(formals, name)
-        return s.Lambda(name[1], formals, body, pos)
+        self.check_at(formals, name, pos.file)
+        return s.Lambda(name[_TEXT], formals, body, pos)
 
-    def check_at(self, formals: s.Formals, name: Token) -> None:
-        if any(f.name == name[1] for f in formals.items):
-            raise NixSyntaxError(f"duplicate formal function argument '{name[1]}'",
-                                 name[2])
+    def check_at(self, formals: s.Formals, name: Token, filename: str) -> None:
+        if any(f.name == name[_TEXT] for f in formals.items):
+            raise NixSyntaxError(f"duplicate formal function argument '{name[_TEXT]}'",
+                                 _token_span(name, filename))
 
     def formal_set(self, kept: list[Any], pos: Span) -> s.Formals:
         inner = kept[0]
@@ -360,7 +385,7 @@ class _Nodes:
 
     def formal(self, kept: list[Any], pos: Span) -> s.Formal:
         default = kept[2] if len(kept) > 2 else None
-        return s.Formal(kept[0][1], default, pos)
+        return s.Formal(kept[0][_TEXT], default, pos)
 
     # -- bindings ------------------------------------------------------------
 
@@ -388,8 +413,11 @@ class _Nodes:
     def attrpath(self, kept: list[Any], pos: Span) -> tuple[s.Key, ...]:
         return tuple(kept)
 
+    def attrpath_id(self, kept: list[Any], pos: Span) -> tuple[s.Key, ...]:
+        return (s.StaticKey(kept[0][_TEXT], pos),)
+
     def key_id(self, kept: list[Any], pos: Span) -> s.Key:
-        return s.StaticKey(kept[0][1], pos)
+        return s.StaticKey(kept[0][_TEXT], pos)
 
     def key_str(self, kept: list[Any], pos: Span) -> s.Key:
         return self.key(kept[0], pos)
@@ -403,6 +431,8 @@ class _Nodes:
             return s.StaticKey(name, pos)
         return s.DynamicKey(expr, pos)
 
+
+_NODES = _Nodes()
 
 # What each terminal is called in error messages.
 _DESCRIPTIONS = {
@@ -452,8 +482,8 @@ def _describe(token: Token) -> str:
     if kind == "$END":
         return "end of file"
     if kind in ("ID", "INT", "FLOAT", "URI", "SPATH", "PATH_START"):
-        return f"'{token[1]}'"
-    described = _DESCRIPTIONS.get(kind, repr(token[1]))
+        return f"'{token[_TEXT]}'"
+    described = _DESCRIPTIONS.get(kind, repr(token[_TEXT]))
     # "unexpected string", not "unexpected a string"
     return described.removeprefix("a ").removeprefix("an ")
 
@@ -474,8 +504,8 @@ def _syntax_error(source: Source, token: Token, row: dict[str, int], values: lis
             hint = f"expected {_DESCRIPTIONS[next(iter(structural))]}"
         return error(source, "unexpected end of file", size, size, hint)
 
-    start = token[3]
-    end = min(max(token[4], start + 1), max(len(source.text), start))
+    start = token[6]
+    end = min(max(token[7], start + 1), max(len(source.text), start))
     if structural == {"$END"}:
         return error(source, f"unexpected {got}", start, end,
                      "the expression is complete before it")
@@ -560,7 +590,7 @@ def _strip_indentation(pieces: list[tuple[str, bool] | s.Expr]) -> list[str | s.
     at_start = True
     indent = 0
     for piece in pieces:
-        if not isinstance(piece, tuple) or not piece[1]:
+        if type(piece) is not tuple or not piece[1]:
             if at_start:
                 at_start = False
                 min_indent = min(min_indent, indent)
@@ -582,7 +612,7 @@ def _strip_indentation(pieces: list[tuple[str, bool] | s.Expr]) -> list[str | s.
     dropped = 0
     last = len(pieces) - 1
     for index, piece in enumerate(pieces):
-        if not isinstance(piece, tuple):
+        if type(piece) is not tuple:
             at_start = False
             dropped = 0
             out.append(piece)

@@ -1,35 +1,58 @@
-"""The Nix abstract syntax tree: frozen dataclasses, each node with its span.
+"""The Nix abstract syntax tree: slotted dataclasses, each node with its span.
 
 The parser builds these and nothing else leaves it; later stages (the static
 evaluator, the spec builder) only ever see these nodes. Strings arrive with
 escapes resolved and indented strings already stripped the way Nix strips them.
+
+Two choices are about speed, measured with the corpus benchmark and a cold
+``nixdf render``. Nodes are never changed once built, yet they are not
+``frozen``: a frozen dataclass sets each field through ``object.__setattr__``,
+which made a node two and a half times dearer to build, and the parser builds
+one for nearly every token. And equality and repr come from :class:`Node`
+rather than from ``@dataclass``, which compiles every method it makes for
+every class, on every start.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .errors import Span
 
 
-@dataclass(frozen=True, slots=True)
-class Int:
+class Node:
+    """What every node shares: equality and a repr, field by field."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self))  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))  # type: ignore[arg-type]
+        return f"{type(self).__name__}({shown})"
+
+
+@dataclass(slots=True, repr=False, eq=False)
+class Int(Node):
     """``42``: a 64-bit integer."""
 
     value: int
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Float:
+@dataclass(slots=True, repr=False, eq=False)
+class Float(Node):
     """``1.5``, ``.5``, ``1e3``."""
 
     value: float
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Str:
+@dataclass(slots=True, repr=False, eq=False)
+class Str(Node):
     """A string; ``parts`` alternate literal text and interpolated expressions."""
 
     parts: tuple[str | Expr, ...]
@@ -37,48 +60,48 @@ class Str:
     indented: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Path:
+@dataclass(slots=True, repr=False, eq=False)
+class Path(Node):
     """``./a``, ``/a``, ``~/a``, ``a/b``; ``parts`` as in :class:`Str`."""
 
     parts: tuple[str | Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class SearchPath:
+@dataclass(slots=True, repr=False, eq=False)
+class SearchPath(Node):
     """``<nixpkgs>``; ``name`` without the angle brackets."""
 
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Uri:
+@dataclass(slots=True, repr=False, eq=False)
+class Uri(Node):
     """``https://example.org/x``: an unquoted URI, a string."""
 
     value: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Ident:
+@dataclass(slots=True, repr=False, eq=False)
+class Ident(Node):
     """A variable: ``pkgs``."""
 
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class StaticKey:
+@dataclass(slots=True, repr=False, eq=False)
+class StaticKey(Node):
     """An attribute name known at parse time: ``a`` or ``"a"``."""
 
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicKey:
+@dataclass(slots=True, repr=False, eq=False)
+class DynamicKey(Node):
     """An attribute name computed at evaluation time: ``${e}`` or ``"a${e}"``."""
 
     expr: Expr
@@ -88,8 +111,8 @@ class DynamicKey:
 Key = StaticKey | DynamicKey
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+@dataclass(slots=True, repr=False, eq=False)
+class Binding(Node):
     """``a.b.c = value;``"""
 
     path: tuple[Key, ...]
@@ -97,8 +120,8 @@ class Binding:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Inherit:
+@dataclass(slots=True, repr=False, eq=False)
+class Inherit(Node):
     """``inherit a b;`` or ``inherit (source) a b;``"""
 
     source: Expr | None
@@ -109,8 +132,8 @@ class Inherit:
 Bind = Binding | Inherit
 
 
-@dataclass(frozen=True, slots=True)
-class AttrSet:
+@dataclass(slots=True, repr=False, eq=False)
+class AttrSet(Node):
     """``{ a = 1; }`` or, with ``recursive``, ``rec { ... }``."""
 
     bindings: tuple[Bind, ...]
@@ -118,16 +141,16 @@ class AttrSet:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class List:
+@dataclass(slots=True, repr=False, eq=False)
+class List(Node):
     """``[ a b ]``."""
 
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Select:
+@dataclass(slots=True, repr=False, eq=False)
+class Select(Node):
     """``expr.a.b`` or ``expr.a.b or default``."""
 
     expr: Expr
@@ -136,8 +159,8 @@ class Select:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class HasAttr:
+@dataclass(slots=True, repr=False, eq=False)
+class HasAttr(Node):
     """``expr ? a.b``"""
 
     expr: Expr
@@ -145,8 +168,8 @@ class HasAttr:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Let:
+@dataclass(slots=True, repr=False, eq=False)
+class Let(Node):
     """``let bindings in body``."""
 
     bindings: tuple[Bind, ...]
@@ -154,8 +177,8 @@ class Let:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class With:
+@dataclass(slots=True, repr=False, eq=False)
+class With(Node):
     """``with env; body``."""
 
     env: Expr
@@ -163,8 +186,8 @@ class With:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Assert:
+@dataclass(slots=True, repr=False, eq=False)
+class Assert(Node):
     """``assert cond; body``."""
 
     cond: Expr
@@ -172,8 +195,8 @@ class Assert:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class If:
+@dataclass(slots=True, repr=False, eq=False)
+class If(Node):
     """``if cond then a else b``."""
 
     cond: Expr
@@ -182,8 +205,8 @@ class If:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Formal:
+@dataclass(slots=True, repr=False, eq=False)
+class Formal(Node):
     """One argument of a ``{ ... }:`` function, with its default if it has one."""
 
     name: str
@@ -191,8 +214,8 @@ class Formal:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Formals:
+@dataclass(slots=True, repr=False, eq=False)
+class Formals(Node):
     """The ``{ a, b ? 1, ... }`` of a function; ``ellipsis`` for ``...``."""
 
     items: tuple[Formal, ...]
@@ -200,8 +223,8 @@ class Formals:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Lambda:
+@dataclass(slots=True, repr=False, eq=False)
+class Lambda(Node):
     """``x: body``, ``{ a, b ? 1, ... }: body``, or with an ``@`` name (``param``)."""
 
     param: str | None
@@ -210,8 +233,8 @@ class Lambda:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class Apply:
+@dataclass(slots=True, repr=False, eq=False)
+class Apply(Node):
     """``func arg``: one argument; ``f a b`` is ``Apply(Apply(f, a), b)``."""
 
     func: Expr
@@ -219,8 +242,8 @@ class Apply:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class BinOp:
+@dataclass(slots=True, repr=False, eq=False)
+class BinOp(Node):
     """``op`` is the Nix spelling: + - * / ++ // == != < <= > >= && || -> |> <|"""
 
     op: str
@@ -229,8 +252,8 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class UnaryOp:
+@dataclass(slots=True, repr=False, eq=False)
+class UnaryOp(Node):
     """``op`` is ``-`` or ``!``."""
 
     op: str

@@ -9,26 +9,26 @@ keyed by the grammar's text, so editing the grammar can never leave a stale
 table in use, and any failure to read or write it only costs the analysis.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: a named tuple would compile each of
+# its fields' annotations from a string on every start.
 import hashlib
 import marshal
 import os
-import tempfile
-from dataclasses import dataclass
-from importlib import resources
+import pkgutil
 from pathlib import Path
+from typing import NamedTuple
 
 from .cachedir import cache_dir
 
 __all__ = ["Rule", "Tables", "compile_tables", "load"]
 
 # Bump when the layout of what :func:`_to_data` returns changes.
-_FORMAT = 1
+_FORMAT = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+# Named tuples rather than dataclasses: every start makes these two classes and
+# reads the tables back, and a dataclass costs several times more to make.
+class Rule(NamedTuple):
     """One grammar rule, as the parser reduces it.
 
     ``keep`` lists the positions of the children the syntax tree needs
@@ -36,7 +36,8 @@ class Rule:
     ``splice`` the ones among them that are lark's helper rules for ``x*`` and
     ``x+``, whose own children take their place. ``name`` is the rule's alias,
     or its own name. A rule marked with ``?`` in the grammar (``expand1``)
-    stands for its only kept child when it has just one.
+    stands for its only kept child when it has just one. ``leaf``: the rule
+    is a single terminal.
     """
 
     origin: str
@@ -45,10 +46,10 @@ class Rule:
     splice: tuple[int, ...]
     name: str
     expand1: bool
+    leaf: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Tables:
+class Tables(NamedTuple):
     """``actions[state][symbol]``: a state to shift or go to, or ``~rule`` to reduce by."""
 
     actions: tuple[dict[str, int], ...]
@@ -58,7 +59,12 @@ class Tables:
 
 
 def _grammar_text() -> str:
-    return resources.files("nixdf.grammar").joinpath("nix.lark").read_text(encoding="utf-8")
+    # pkgutil rather than importlib.resources, which costs a cold start more to
+    # import than reading the tables back does.
+    data = pkgutil.get_data("nixdf.grammar", "nix.lark")
+    if data is None:  # a loader that cannot read files: not an install pip makes
+        raise RuntimeError("cannot read nix.lark from the nixdf.grammar package")
+    return data.decode("utf-8")
 
 
 def compile_tables(grammar: str | None = None) -> Tables:
@@ -105,11 +111,12 @@ def _rule(rule: object) -> Rule:
     origin = rule.origin.name  # type: ignore[attr-defined]
     name = rule.alias or origin  # type: ignore[attr-defined]
     return Rule(str(origin), len(expansion), keep, splice, str(name),
-                bool(rule.options.expand1) and not rule.alias)  # type: ignore[attr-defined]
+                bool(rule.options.expand1) and not rule.alias,  # type: ignore[attr-defined]
+                len(expansion) == 1 and expansion[0].is_term)
 
 
 def _to_data(tables: Tables) -> tuple[object, ...]:
-    rules = tuple((r.origin, r.size, r.keep, r.splice, r.name, r.expand1) for r in tables.rules)
+    rules = tuple(tuple(r) for r in tables.rules)
     return (_FORMAT, tables.actions, rules, tables.start, tables.end)
 
 
@@ -139,6 +146,8 @@ def load(grammar: str | None = None) -> Tables:
 
 def _store(path: Path, data: bytes) -> None:
     """Write the cache file whole or not at all; a read-only home only costs time."""
+    import tempfile  # only to write the cache, which a warm start never does
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nix-lalr-")

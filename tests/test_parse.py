@@ -181,6 +181,23 @@ def test_spans_are_one_based_and_end_exclusive() -> None:
     assert isinstance(body, s.Select) and body.span.column == 4 and body.span.file == "f.nix"
 
 
+def test_spans_after_comments_and_tokens_that_span_lines() -> None:
+    # Comments, a string over two lines, a path inside a run of selections and an
+    # interpolation each move the lexer's line and column its own way.
+    expr = parse('/* one\n two */ a # three\n  + "x\ny" + b.c/d + "${e}" + f')
+    found = []
+    while isinstance(expr, s.BinOp):
+        found.append(expr.right)
+        expr = expr.left
+    found.append(expr)
+    spans = [(type(e).__name__, e.span.line, e.span.column, e.span.end_line,  # type: ignore[union-attr]
+              e.span.end_column) for e in reversed(found)]  # type: ignore[union-attr]
+    assert spans == [("Ident", 2, 9, 2, 10), ("Str", 3, 5, 4, 3), ("Path", 4, 6, 4, 11),
+                     ("Str", 4, 14, 4, 20), ("Ident", 4, 23, 4, 24)]
+    interpolated = found[1]
+    assert isinstance(interpolated, s.Str) and interpolated.parts[0].span.column == 17  # type: ignore[union-attr]
+
+
 def test_legacy_let_selects_body_of_a_recursive_set() -> None:
     expr = parse("let { a = 1; body = a; }")
     assert isinstance(expr, s.Select) and isinstance(expr.expr, s.AttrSet)
