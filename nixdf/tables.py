@@ -62,7 +62,7 @@ def _grammar_text() -> str:
     # pkgutil rather than importlib.resources, which costs a cold start more to
     # import than reading the tables back does.
     data = pkgutil.get_data("nixdf.grammar", "nix.lark")
-    if data is None:  # a loader that cannot read files: not an install pip makes
+    if data is None:  # no such package, or a loader that cannot read files
         raise RuntimeError("cannot read nix.lark from the nixdf.grammar package")
     return data.decode("utf-8")
 
