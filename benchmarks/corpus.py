@@ -631,20 +631,21 @@ print(time.perf_counter() - start)
 """
 
 
-def time_nixdf_apart(pythons: dict[str, str], files: list[NixFile], repeat: int
-                     ) -> dict[str, float]:
-    """Best seconds per interpreter to parse ``files`` with its own nixdf, the
-    interpreters taking turns, so that a noisy neighbour slows them alike."""
+def time_nixdf_apart(pythons: dict[str, str], files: list[NixFile], rounds: int
+                     ) -> dict[str, list[float]]:
+    """Seconds per interpreter to parse ``files`` with its own nixdf, one pass per
+    round, the interpreters taking turns within each round, so that a noisy
+    neighbour slows both alike and a round's two passes can be compared."""
     request = json.dumps([str(f.path) for f in files])
-    best = dict.fromkeys(pythons, float("inf"))
-    for _ in range(repeat):
+    seconds: dict[str, list[float]] = {name: [] for name in pythons}
+    for _ in range(rounds):
         for name, python in pythons.items():
             done = subprocess.run([python, "-c", PARSE_SNIPPET], input=request,
                                   capture_output=True, text=True, cwd=tempfile.gettempdir())
             if done.returncode != 0:
                 sys.exit(f"{python} could not time nixdf.parse:\n{done.stderr[-2000:]}")
-            best[name] = min(best[name], float(done.stdout))
-    return best
+            seconds[name].append(float(done.stdout))
+    return seconds
 
 
 def time_nixdf(texts: list[tuple[str, str]], repeat: int) -> float:
@@ -773,16 +774,22 @@ def measure(args: argparse.Namespace) -> list[Metric]:
         ]
     else:
         versus_python = interpreter_of(versus_exe)
-        best = time_nixdf_apart({"this": python, "versus": versus_python}, files, args.repeat)
-        seconds, versus_seconds = best["this"], best["versus"]
+        runs = time_nixdf_apart({"this": python, "versus": versus_python}, files, args.repeat)
+        seconds, versus_seconds = min(runs["this"]), min(runs["versus"])
+        ratios = [v / t for t, v in zip(runs["this"], runs["versus"], strict=True)]
         metrics += [
             Metric(f"nixdf.parse, best of {args.repeat} alternating", seconds, "s"),
             Metric("nixdf.parse throughput", mb / seconds, "MB/s"),
             Metric("nixdf.parse files/s", n / seconds, "files/s"),
+            Metric("nixdf.parse throughput, median", mb / statistics.median(runs["this"]),
+                   "MB/s"),
             Metric("versus: nixdf.parse throughput", mb / versus_seconds,
                    f"MB/s ({versus_python})"),
             Metric("versus: nixdf.parse files/s", n / versus_seconds, "files/s"),
-            Metric("nixdf.parse throughput / versus", versus_seconds / seconds, "×"),
+            Metric("versus: nixdf.parse throughput, median",
+                   mb / statistics.median(runs["versus"]), "MB/s"),
+            Metric("nixdf.parse throughput / versus, median of the rounds' ratios",
+                   statistics.median(ratios), "×"),
         ]
 
     with tempfile.TemporaryDirectory(prefix="nixdf-corpus-nix-") as state:
