@@ -47,11 +47,7 @@ def split(closure: Sequence[StorePath], budget: int, strategy: str) -> list[list
 def by_popularity(closure: Sequence[StorePath], budget: int) -> list[list[str]]:
     """Most depended-upon first, each alone, the rest together in the last layer."""
     references = _references(closure)
-    depending = {path: _walk(path, references.__getitem__) for path in references}
-    count = dict.fromkeys(references, 0)
-    for users in depending.values():
-        for path in users:
-            count[path] += 1
+    count = _depended_on(references)
     ranked = sorted(references, key=lambda p: (-count[p], _name(p), p))
     if len(ranked) <= budget:
         return [[path] for path in ranked]
@@ -87,11 +83,15 @@ def auto_layer(closure: Sequence[StorePath], budget: int) -> list[list[str]]:
     layers: dict[frozenset[str], list[str]] = {}
     for path in references:
         layers.setdefault(key[path], []).append(path)
+    depended_on = _depended_on(references)
     closure_size = {
         k: sum(size[p] for p in set().union(*(_walk(p, references.__getitem__) for p in paths)))
         for k, paths in layers.items()}
-    # Smallest closure first: a layer comes after the layers it depends on.
-    ordered = sorted(layers, key=lambda k: (closure_size[k], sorted(map(_order, layers[k]))))
+    # Most depended-upon first, by the member fewest paths depend on: what many paths
+    # use changes least, and without COPY --link a changed layer rebuilds every layer
+    # after it. Then the smallest closure first, so a layer follows those it uses.
+    ordered = sorted(layers, key=lambda k: (-min(depended_on[p] for p in layers[k]),
+                                            closure_size[k], sorted(map(_order, layers[k]))))
     return [sorted(layers[k], key=_order) for k in ordered]
 
 
@@ -106,6 +106,15 @@ def _references(closure: Sequence[StorePath]) -> dict[str, tuple[str, ...]]:
     paths = {entry.path for entry in closure}
     return {entry.path: tuple(r for r in entry.references if r in paths and r != entry.path)
             for entry in closure}
+
+
+def _depended_on(references: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """How many other paths of the closure depend on each path, directly or not."""
+    count = dict.fromkeys(references, 0)
+    for path in references:
+        for reached in _walk(path, references.__getitem__) - {path}:
+            count[reached] += 1
+    return count
 
 
 def _walk(start: str, step: Callable[[str], Iterable[str]]) -> set[str]:

@@ -58,6 +58,15 @@ def test_auto_layer_gives_every_path_a_layer_when_the_budget_allows_deps_first()
     assert auto_layer(closure(GRAPH), 100) == [[GLIBC], [BASH], [HELLO], [DATA], [APP]]
 
 
+def test_auto_layer_puts_what_fewer_paths_depend_on_later() -> None:
+    # Without COPY --link a changed layer rebuilds every layer after it: data, which
+    # only the app uses, goes after lib, which two paths use, though lib is larger.
+    lib, tool, base = (f"{S}{h * 32}-{n}" for h, n in (("1", "lib"), ("2", "tool"), ("3", "base")))
+    graph = {APP: [lib, tool, DATA], tool: [lib], lib: [base], base: [], DATA: []}
+    sizes = {APP: 1, tool: 2, lib: 60, base: 1, DATA: 50}
+    assert auto_layer(closure(graph, sizes), 100) == [[base], [lib], [DATA], [tool], [APP]]
+
+
 def test_auto_layer_isolates_the_largest_paths_first() -> None:
     # data (50) leads a layer; glibc (30) would make a third layer, over the budget.
     assert auto_layer(closure(GRAPH), 2) == [[DATA], [APP, BASH, GLIBC, HELLO]]
