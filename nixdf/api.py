@@ -288,10 +288,16 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
         raise UsageError("-t names one image, but this Nixfile has several",
                          hint=f"add --target, one of: {', '.join(images)}")
     chosen = [target] if target else list(images)
+    for name in chosen:
+        platform = images[name].platform
+        if platform and passthrough.platforms and passthrough.platforms != (platform,):
+            raise UsageError(f"--platform {','.join(passthrough.platforms)}: the image {name} "
+                             f"is for {platform}, the architecture its Nixfile names",
+                             hint="drop --platform, or change the image's architecture.")
     requests = tuple(
         BuildRequest(rendered.context, name if len(images) > 1 or target else None,
                      tags or (images[name].reference,), rendered.external_nixpkgs, passthrough,
-                     images[name].created)
+                     images[name].created, images[name].platform)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
 
@@ -465,10 +471,10 @@ def gc(plan: GcPlan) -> GcReport:
 
 # --- the lock file -----------------------------------------------------------
 
-LOCK_VERSION = 1
+LOCK_VERSION = 2
 # What Nix computes for the Dockerfile, per image: these arguments, whole.
 LOCKED_ARGUMENTS = ("name", "tag", "created", "mtime", "config", "runAsRoot",
-                     "extraCommands", "fakeRootCommands")
+                    "extraCommands", "fakeRootCommands", "architecture", "variant", "arch")
 _STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s\"'$`\\]+")
 
 

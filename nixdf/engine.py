@@ -81,6 +81,8 @@ class BuildRequest:
     passthrough: PassThrough = PassThrough()
     # The image's created time: BuildKit 0.11+ writes it into the config and history.
     source_date_epoch: int | None = None
+    # The platform the image names (its architecture); None: --platform as passed on.
+    platform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +219,9 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
             argv.append("--load")
     else:
         argv.append("build")
-    if options.platforms:
-        argv += ["--platform", ",".join(options.platforms)]
+    platforms = (request.platform,) if request.platform else options.platforms
+    if platforms:
+        argv += ["--platform", ",".join(platforms)]
     for flag, values in (("--cache-from", options.cache_from), ("--cache-to", options.cache_to),
                          ("--secret", options.secrets), ("--build-arg", options.build_args),
                          ("--label", options.labels)):

@@ -159,6 +159,8 @@ class ImageStage:
     # A nix2container image inherits no config from its fromImage; what a Dockerfile can
     # reset (Entrypoint, and Cmd with it, WorkingDir, User) is reset when it sets none.
     reset_config: bool = False
+    # The platform the image is for (the build's --platform); None: the engine's own.
+    platform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,12 @@ class DockerfilePlan:
     caches: NixCaches
     builds: tuple[BuildStage, ...]
     images: tuple[ImageStage, ...]
+
+    @property
+    def native_builder(self) -> bool:
+        """Whether the builder must run on the engine's platform ($BUILDPLATFORM): an image
+        names its architecture, and the build's --platform is that, not the builder's."""
+        return any(image.platform for image in self.images)
 
 
 def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
@@ -215,7 +223,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                                  spec.config, f"{stage}-scripts" if tidy else None,
                                  f"{stage}-tidy" if tidy else None, layers, spec.created,
                                  spec.mtime, explicit, nix_db == "layer",
-                                 spec.nix2container and base != "scratch"))
+                                 spec.nix2container and base != "scratch", spec.platform))
         # The explicit and store layers, the root, the database's, and on another base each
         # script run in place.
         layer_count[stage] = (base_layers + len(explicit) + len(layers) + 1

@@ -260,8 +260,13 @@ def render(plan: DockerfilePlan) -> str:
     # Current BuildKit writes the images' created time from SOURCE_DATE_EPOCH.
     epochs = {image.created for image in plan.images}
     epoch = epochs.pop() if len(epochs) == 1 and plan.syntax else None
+    # An image that names its architecture is built for it.
+    platforms = sorted({image.platform or "" for image in plan.images})
+    if len(platforms) > 1:
+        notes.append("an image that names an architecture: with --target and its --platform")
     build_hint = " ".join([
         "docker buildx build" if plan.syntax else "DOCKER_BUILDKIT=1 docker build",
+        *([f"--platform {platforms[0]}"] if len(platforms) == 1 and platforms[0] else []),
         *([f"--build-arg SOURCE_DATE_EPOCH={epoch}"] if epoch is not None else []),
         f"-f Dockerfile {context}" if depth else ".",
         *([f"({'; '.join(notes)})"] if notes else [])])

@@ -103,6 +103,9 @@ class ImageSpec:
     # as the indices through `layers` that reach it from the image's arguments.
     nix2container: bool = False
     explicit_layers: tuple[tuple[int, ...], ...] = ()
+    # dockerTools' architecture and variant, nix2container's arch: the image's platform
+    # ("linux/arm64"); None: the engine's own, which is their default too.
+    platform: str | None = None
 
 
 # Each builder's arguments (nixpkgs dockerTools). Those that only shape the VM, the
@@ -139,11 +142,6 @@ _SCRIPTS = ("runAsRoot", "extraCommands", "fakeRootCommands")
 _NOT_YET = {
     "fromImageName": "give fromImage an image reference instead, such as \"debian:bookworm\".",
     "fromImageTag": "give fromImage an image reference instead, such as \"debian:bookworm\".",
-    "architecture": "remove it: nixdf builds for the engine's platform (with buildx, "
-                    "nixdf build --platform linux/ARCH chooses another).",
-    "variant": "remove it: nixdf builds for the engine's platform.",
-    "arch": "remove it: nixdf builds for the engine's platform (with buildx, "
-            "nixdf build --platform linux/ARCH chooses another).",
     "uid": "remove it and chown in runAsRoot, which runs as real root.",
     "gid": "remove it and chown in runAsRoot, which runs as real root.",
 }
@@ -214,6 +212,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         created=created,
         mtime=mtime,
         nix_db=call.builder in WITH_NIX_DB or _bool(args, "includeNixDB"),
+        platform=_platform(args, "architecture"),
         **(_layering(args) if layered else {}),
     )
 
@@ -288,6 +287,7 @@ def _nix2container_spec(found: FoundImage, by_call: dict[int, str | None]) -> Im
         nix_db_owner=(_int(args, "nixUid"), _int(args, "nixGid")),
         nix2container=True,
         explicit_layers=layers,
+        platform=_platform(args, "arch"),
         max_layers=_nix2container_max_layers(args, bool(layers)),
         layering="popularity",
     )
@@ -528,6 +528,43 @@ def _optional_string(args: Attrs, key: str) -> str | None:
     if key not in args.items or args.items[key].force() is NULL:
         return None
     return _string(args, key, key)
+
+
+# Docker's architecture names (Go's GOARCH), and the names Nix and Linux give some of them,
+# taken as containerd's platforms.Normalize takes them; an alias may imply an ARM variant.
+_ARCHITECTURES = ("386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le",
+                  "mipsle", "ppc64", "ppc64le", "riscv64", "s390x")
+_ARCHITECTURE_ALIASES = {
+    "x86_64": ("amd64", None), "x86-64": ("amd64", None), "aarch64": ("arm64", None),
+    "i386": ("386", None), "i486": ("386", None), "i586": ("386", None), "i686": ("386", None),
+    "armhf": ("arm", "v7"), "armv7l": ("arm", "v7"), "armel": ("arm", "v6"),
+    "armv6l": ("arm", "v6"), "powerpc64le": ("ppc64le", None),
+}
+
+
+def _platform(args: Attrs, key: str) -> str | None:
+    """The image's platform from its architecture (and variant): the build's --platform.
+
+    The builder stage then runs on the engine's own platform, as dockerTools builds on
+    the build machine: the contents must be built for the architecture (pkgsCross).
+    """
+    arch = _optional_string(args, key)
+    variant = _optional_string(args, "variant") if "variant" in args.items else None
+    if not arch:  # nix2container's default "", like dockerTools' default: the build's own
+        if variant:
+            raise SpecError("'variant' needs an 'architecture'", _value_span(args, "variant"))
+        return None
+    normal, implied = _ARCHITECTURE_ALIASES.get(arch, (arch, None))
+    if normal not in _ARCHITECTURES:
+        raise SpecError(f"'{key}' is {arch!r}, which is no architecture Docker knows",
+                        _value_span(args, key),
+                        hint="use Docker's name for it (Go's GOARCH), one of: "
+                        + ", ".join(_ARCHITECTURES))
+    variant = variant or implied
+    if variant is not None and not re.fullmatch(r"v[0-9]+", variant):
+        raise SpecError(f"'variant' is {variant!r}; Docker's variants are v5 to v8 for arm "
+                        "and v8 for arm64", _value_span(args, "variant"))
+    return "/".join(("linux", normal, *((variant,) if variant else ())))
 
 
 def _int(args: Attrs, key: str) -> int:

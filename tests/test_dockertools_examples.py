@@ -8,9 +8,9 @@ under a reference of their own); each test below is one example (its name says w
 checks what nixpkgs' NixOS test (nixos/tests/docker-tools.nix) and the dockerTools manual
 say of it: files, link targets, owners, modes, config, Env merged from a fromImage, layer
 order and count. Where nixdf still differs from dockerTools, a strict xfail says how, so it
-shows the day it is fixed. The examples nixdf cannot build here (a registry, a VM, a Nix
-database, cross-compilation, nix-shell images, mergeImages, exportImage) are listed with
-the reason in the README's coverage table.
+shows the day it is fixed. The examples left out need what is not here or not in nixdf:
+a registry, a VM, cross-compiled package sets, nix-shell images, mergeImages, exportImage;
+the Nix-database examples' feature is built in tests/test_nix2container.py.
 """
 
 from __future__ import annotations

@@ -461,8 +461,8 @@ REFUSED = {
         '{ nix2container }:\nnix2container.buildImage {\n  name = "x";\n  fromImage = '
         'nix2container.pullImage {\n    imageName = "alpine";\n    imageDigest = "sha256:'
         + "1" * 64 + '";\n    arch = "amd64";\n    sha256 = "";\n  };\n}\n',
-    "image-arch": '{ nix2container }:\nnix2container.buildImage {\n  name = "x";\n'
-                  '  arch = "arm64";\n}\n',
+    "image-arch-unknown": '{ nix2container }:\nnix2container.buildImage {\n  name = "x";\n'
+                          '  arch = "sparc64";\n}\n',
     "entrypoint-one-string":  # examples/perms.nix as written
         '{ nix2container }:\nnix2container.buildImage {\n  name = "perms";\n'
         '  config.entrypoint = "/bin/ls -l /tmp/";\n}\n',
