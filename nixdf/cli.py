@@ -358,8 +358,12 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
         render_argv += ["--trusted-public-key", key]
     if options.netrc:
         render_argv.append("--netrc-secret")
-    legacy = not prepared.engine.buildx and not prepared.engine.podman
-    prefix = "DOCKER_BUILDKIT=1 " if legacy else ""
+    if options.per_path:
+        render_argv.append("--per-path")
+    from .engine import engine_variables
+
+    prefix = "".join(f"{name}={value} "
+                     for name, value in engine_variables(prepared.engine).items())
     for command in prepared.commands:
         line = shlex.join(command.argv)
         if command.reads_dockerfile:

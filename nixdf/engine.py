@@ -307,11 +307,22 @@ def nixpkgs_image_argv(engine: Engine, source: Path) -> tuple[str, ...]:
     return (engine.docker, "build", "-q", "-t", "nixdf-nixpkgs", "-f", "-", str(source))
 
 
+def engine_variables(engine: Engine) -> dict[str, str]:
+    """What the build commands add to the environment (a dry run prints them too)."""
+    if engine.podman:
+        return {}
+    if not engine.buildx:
+        return {"DOCKER_BUILDKIT": "1"}
+    # buildx's default provenance attestation records the build's own times and id, so
+    # the image's index digest would differ at every build (measured on Docker 26.1 with
+    # the containerd image store). A user's own setting, or --provenance, still wins.
+    if "BUILDX_NO_DEFAULT_ATTESTATIONS" in os.environ:
+        return {}
+    return {"BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
+
+
 def build_env(engine: Engine) -> dict[str, str]:
-    env = dict(os.environ)
-    if not engine.buildx and not engine.podman:
-        env["DOCKER_BUILDKIT"] = "1"
-    return env
+    return {**os.environ, **engine_variables(engine)}
 
 
 def run(engine: Engine, command: Command, dockerfile: str) -> None:

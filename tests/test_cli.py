@@ -184,6 +184,10 @@ def test_a_client_that_cannot_use_buildkit_is_passed_over(
                                  "--dry-run"])
     assert result.exit_code == 0, result.stderr
     assert "| DOCKER_BUILDKIT=1 /usr/bin/docker build -f - " in result.stdout
+    per_path = runner.invoke(app, ["build", str(ROOT / "examples" / "layered" / "Nixfile"),
+                                   "--per-path", "--dry-run"])
+    assert per_path.exit_code == 0, per_path.stderr
+    assert " --per-path | " in per_path.stdout  # the render it prints is the one it builds
 
 
 def test_only_a_client_that_cannot_use_buildkit_is_one_line_and_exit_3(

@@ -12,6 +12,7 @@ from nixdf.engine import (
     PassThrough,
     build_argv,
     build_commands,
+    build_env,
     check_supported,
     nixpkgs_image_argv,
 )
@@ -127,3 +128,13 @@ def test_the_created_time_reaches_buildkit_as_source_date_epoch() -> None:
                        PassThrough(build_args=("SOURCE_DATE_EPOCH=7",)), source_date_epoch=1)
     assert [w for w in build_argv(BUILDX, own) if "SOURCE_DATE_EPOCH" in w] == [
         "SOURCE_DATE_EPOCH=7"]
+
+
+def test_buildx_builds_without_its_default_attestation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its provenance holds the build's times: the image digest would change every build.
+    monkeypatch.delenv("BUILDX_NO_DEFAULT_ATTESTATIONS", raising=False)
+    assert build_env(BUILDX)["BUILDX_NO_DEFAULT_ATTESTATIONS"] == "1"
+    assert "BUILDX_NO_DEFAULT_ATTESTATIONS" not in build_env(LEGACY)
+    assert build_env(LEGACY)["DOCKER_BUILDKIT"] == "1"
+    monkeypatch.setenv("BUILDX_NO_DEFAULT_ATTESTATIONS", "0")  # the user's choice wins
+    assert build_env(BUILDX)["BUILDX_NO_DEFAULT_ATTESTATIONS"] == "0"
