@@ -119,6 +119,10 @@ class BuildStage:
     explicit_layers: tuple[tuple[int, ...], ...] = ()
     # The store is split into layers from the lock's closure, so the lock must record it.
     splits_store: bool = False
+    # The config's WorkingDir, a name a level, made in the root: WORKDIR would make it
+    # with the build's time, a layer that differs at every build. Empty: none, or left to
+    # WORKDIR (on a fromImage base, whose own directory of that name must stay as it is).
+    working_dir: tuple[str, ...] = ()
 
     @property
     def per_path(self) -> bool:
@@ -211,12 +215,14 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         nix_db = "" if not spec.nix_db else "layer" if spec.layered else "root"
         splits = (spec.layered and spec.include_store_paths) or (
             spec.nix2container and spec.max_layers > 1)
+        base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
         builds.append(BuildStage(build, spec.attr, spec.layered, spec.keep_contents_dirlinks,
                                  spec.include_store_paths, spec.store_owner,
                                  bool(spec.scripts), spec.store_refs, layers, spec.mtime,
                                  nix_db, spec.nix_db_owner, spec.nix2container,
-                                 spec.explicit_layers, splits))
-        base = stage_of[spec.from_attr] if spec.from_attr else spec.from_image or "scratch"
+                                 spec.explicit_layers, splits,
+                                 _working_dir(spec.config.working_dir) if base == "scratch"
+                                 else ()))
         tidy = base == "scratch" and bool(spec.scripts)
         explicit = tuple(f"/out/n2c/{n}/" for n in range(1, len(spec.explicit_layers) + 1))
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
@@ -251,6 +257,13 @@ def cache_id(nix_image: str) -> str:
         digest = hashlib.sha256(nix_image.encode()).hexdigest()
     return f"nixdf-nix-{digest[:16]}"
 
+
+
+def _working_dir(path: str | None) -> tuple[str, ...]:
+    """WorkingDir's names, a level each (relative to /, as WORKDIR takes it); none when
+    it climbs with "..", which WORKDIR resolves itself."""
+    names = tuple(name for name in (path or "").split("/") if name not in ("", "."))
+    return () if ".." in names else names
 
 def _layers(spec: ImageSpec, stage: str, per_path: bool,
             base_layers: int) -> tuple[StoreLayer, ...]:

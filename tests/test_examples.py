@@ -181,6 +181,23 @@ def test_layers_are_identical_across_clean_builds(engine_env, offline_image) -> 
     assert built[0] == built[1]
 
 
+def test_a_working_dir_is_made_in_the_root_so_its_layer_repeats(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    # WORKDIR would make /srv/app with the build's time: a layer new at every build.
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }: buildImage { name = "nixdf-test/workdir"; '
+                       'copyToRoot = pkgs.hello; config.WorkingDir = "/srv/app"; }\n')
+    built = []
+    for round_ in (1, 2):
+        build(engine_env, offline_image, nixfile, "-t", f"nixdf-test/workdir:{round_}",
+              "--", "--no-cache")
+        built.append(layers(engine_env, f"nixdf-test/workdir:{round_}"))
+    assert built[0] == built[1]
+    tree = files(engine_env, "nixdf-test/workdir:1")
+    assert tree["srv/app"].isdir() and tree["srv/app"].mtime == 1
+    assert config(engine_env, "nixdf-test/workdir:1")["WorkingDir"] == "/srv/app"
+
+
 def example_copy(name: str, tmp_path: Path) -> Path:
     """A copy of examples/NAME to build: building a layered image writes its lock beside it."""
     import shutil

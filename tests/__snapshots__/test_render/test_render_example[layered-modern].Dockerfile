@@ -69,6 +69,14 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     done; \
     if [ -s /nixdf/tools ]; then nix-store --query --requisites $(sort -u /nixdf/tools) | while read -r path; do [ -e "/out/run/store/${path##*/}" ] || cp -a "$path" /out/run/store/; done; fi; \
     [ -e /out/run/.nixdf/bin/sh ] || { echo "nixdf: the builder image has no sh for runAsRoot" >&2; exit 1; }; \
+    # WorkingDir made here like the rest, not by WORKDIR at the build's time; a name on the
+    # way that is a link or a file is left to WORKDIR.
+    dir=/out/root; \
+    for name in 'var' 'lib' 'app'; do \
+      dir="$dir/$name"; \
+      if [ -L "$dir" ] || { [ -e "$dir" ] && [ ! -d "$dir" ]; }; then break; fi; \
+      [ -d "$dir" ] || mkdir -m 0755 "$dir"; \
+    done; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
