@@ -30,6 +30,7 @@ from .plan import (
     PlanOptions,
     plan,
 )
+from .record import ValueRecord
 from .render import render, render_gc
 from .spec import REFERENCE, ImageSpec, records_closure, to_specs
 from .syntax import Expr
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
     from .engine import BuildRequest, Command, Engine, PassThrough
 
 
-@dataclass(frozen=True, slots=True)
-class RenderOptions:
+@dataclass(slots=True, repr=False, eq=False)
+class RenderOptions(ValueRecord):
     """How to render: the builder image, the package set, the target, the caches."""
 
     nix_image: str = defaults.NIX_IMAGE
@@ -74,8 +75,8 @@ _SUBSTITUTER = r"[a-z][a-z0-9+.-]*://[^\s'\"\\$`]+"
 _PUBLIC_KEY = r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}"
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
+@dataclass(slots=True, repr=False, eq=False)
+class Rendered(ValueRecord):
     """A Dockerfile, its plan, its build context, and the package-set directory it needs from
     outside that context."""
 
@@ -116,8 +117,8 @@ def load(nixfile: Path) -> list[ImageSpec]:
     return _load(nixfile, None).specs
 
 
-@dataclass(frozen=True, slots=True)
-class _Loaded:
+@dataclass(slots=True, repr=False, eq=False)
+class _Loaded(ValueRecord):
     """A Nixfile read: its text, syntax tree, Nix inputs, lock key and image specs."""
 
     source: str
@@ -183,7 +184,7 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
                          hint="NAME[:TAG][@sha256:DIGEST].")
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
-                         hint="the only compatibility target is docker-20.10.")
+                         hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
     loaded = _load(nixfile, options)
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
@@ -232,8 +233,8 @@ def staleness(path: Path, text: str) -> str:
                                         f"{name} (committed)", f"{name} (rendered)"))
 
 
-@dataclass(frozen=True, slots=True)
-class BuildPlan:
+@dataclass(slots=True, repr=False, eq=False)
+class BuildPlan(ValueRecord):
     """A build ready to run: the engine, one request per image, the Dockerfile."""
 
     engine: Engine
@@ -314,10 +315,25 @@ def build(prepared: BuildPlan) -> None:
         try:
             run(prepared.engine, command, prepared.rendered.text)
         except EngineError as err:
+            syntax = prepared.rendered.plan.syntax
+            if syntax and _frontend_not_fetched(syntax, err.log):
+                raise EngineError(f"the engine could not fetch the Dockerfile frontend {syntax}",
+                                  err.log, hint="render for the engine's own frontend with "
+                                  "--compat builtin-frontend (Docker 23+ has COPY --link), or "
+                                  "make docker/dockerfile reachable (a registry mirror)."
+                                  ) from None
             located = _nix_error(err, prepared.rendered.inputs)
             if located is None:
                 raise
             raise located from None
+
+
+def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:
+    """Whether BuildKit failed to get the image the `# syntax=` line names: 20.10 says
+    "ERROR: failed to do request: Head …/docker/dockerfile/manifests/…", 26.1 "ERROR:
+    failed to solve: failed to resolve source metadata for docker.io/docker/dockerfile…"."""
+    image = syntax.partition("@")[0].rpartition(":")[0] or syntax
+    return any(image in line and "ERROR" in line for line in log)
 
 
 def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
@@ -418,8 +434,8 @@ def parse_size(text: str) -> int:
     return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
 
 
-@dataclass(frozen=True, slots=True)
-class GcPlan:
+@dataclass(slots=True, repr=False, eq=False)
+class GcPlan(ValueRecord):
     """``nixdf gc`` ready to run: the engine, and the Dockerfile that collects the garbage."""
 
     engine: Engine
@@ -433,8 +449,8 @@ class GcPlan:
         return command
 
 
-@dataclass(frozen=True, slots=True)
-class GcReport:
+@dataclass(slots=True, repr=False, eq=False)
+class GcReport(ValueRecord):
     """The store in the cache mount before and after, in bytes."""
 
     before: int
@@ -560,8 +576,8 @@ def _locked_closure(locked: dict[str, dict[str, object]] | None,
                  for entry in entries)  # type: ignore[union-attr]
 
 
-@dataclass(frozen=True, slots=True)
-class LockPlan:
+@dataclass(slots=True, repr=False, eq=False)
+class LockPlan(ValueRecord):
     """``nixdf lock`` ready to run: the engine, the Dockerfile, and what the lock is for."""
 
     engine: Engine

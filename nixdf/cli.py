@@ -38,7 +38,9 @@ NixpkgsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads
     "tarball. Default: the pinned nixpkgs 24.05 release.")]
 CompatOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--compat", metavar="TARGET",
-    help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link).")]
+    help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link). "
+    "builtin-frontend: no # syntax= line, for an engine that cannot pull docker/dockerfile "
+    "and whose own frontend has COPY --link (Docker 23+).")]
 
 
 SubstituterOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
@@ -270,7 +272,9 @@ def build(
     for shared, images in prepared.shared_tags.items():
         print(f"nixdf: warning: {', '.join(images)} are all named {shared}; the last one built "
               "keeps the name (build each with --target NAME -t TAG)", file=sys.stderr)
-    compat_note = f", Dockerfile target {prepared.rendered.plan.syntax or 'docker-20.10'}"
+    the_plan = prepared.rendered.plan
+    target = the_plan.syntax or ("builtin-frontend" if the_plan.link else "docker-20.10")
+    compat_note = f", Dockerfile target {target}"
     print(f"nixdf: building with {prepared.engine.kind} ({prepared.engine.name}{compat_note})",
           file=sys.stderr)
     if dry_run:
@@ -350,8 +354,10 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
     render_argv = ["nixdf", "render", str(nixfile), "--nix-image", options.nix_image]
     if options.nixpkgs is not None:
         render_argv += ["--nixpkgs", options.nixpkgs]
-    if prepared.rendered.plan.syntax is None:
+    if not prepared.rendered.plan.link:
         render_argv += ["--compat", "docker-20.10"]
+    elif prepared.rendered.plan.syntax is None:
+        render_argv += ["--compat", "builtin-frontend"]
     for url in options.substituters:
         render_argv += ["--substituter", url]
     for key in options.trusted_keys:

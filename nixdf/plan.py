@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from .defaults import DOCKERFILE_SYNTAX
 from .errors import SpecError
 from .layers import split
+from .record import ValueRecord
 from .spec import ImageConfig, ImageSpec
 
-COMPAT_TARGETS = ("docker-20.10",)
+# docker-20.10: Dockerfile syntax 1.2 only. builtin-frontend: the default target's
+# Dockerfile without its `# syntax=` line, for an engine whose own frontend has COPY
+# --link (Docker 23+) and that cannot pull docker/dockerfile (offline, air-gapped).
+COMPAT_TARGETS = ("docker-20.10", "builtin-frontend")
 # The default target asks for a pinned frontend: `COPY --link` needs 1.4+.
 MODERN_SYNTAX = DOCKERFILE_SYNTAX
 BUILDER_STAGE = "nix"
@@ -29,8 +33,8 @@ SRC_DIR = "/nixdf/src"
 _STAGE = re.compile(r"[a-z][a-z0-9_.-]*")
 
 
-@dataclass(frozen=True, slots=True)
-class Nixpkgs:
+@dataclass(slots=True, repr=False, eq=False)
+class Nixpkgs(ValueRecord):
     """What ``pkgs`` is: ``kind`` is "tarball", "context" or "external".
 
     A local package set is its directory (a file's own directory, so the files
@@ -49,8 +53,8 @@ class Nixpkgs:
         return f"/nixdf/nixpkgs/{self.entry}" if self.entry else "/nixdf/nixpkgs"
 
 
-@dataclass(frozen=True, slots=True)
-class NixCaches:
+@dataclass(slots=True, repr=False, eq=False)
+class NixCaches(ValueRecord):
     """Binary caches for Nix in the builder; ``netrc``: credentials come as a build secret."""
 
     substituters: tuple[str, ...] = ()
@@ -58,8 +62,8 @@ class NixCaches:
     netrc: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
+@dataclass(slots=True, repr=False, eq=False)
+class PlanOptions(ValueRecord):
     """What the plan needs besides the image specs: the command line's choices."""
 
     nix_image: str
@@ -72,8 +76,8 @@ class PlanOptions:
     per_path: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StoreLayer:
+@dataclass(slots=True, repr=False, eq=False)
+class StoreLayer(ValueRecord):
     """Store paths that make one image layer, and the stage the image copies them from.
 
     By default the build stage stages every layer in ``/out/layers/N``. Per path,
@@ -91,8 +95,8 @@ class StoreLayer:
     mark: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BuildStage:
+@dataclass(slots=True, repr=False, eq=False)
+class BuildStage(ValueRecord):
     """Builds one image's contents with Nix and stages its root in /out."""
 
     name: str
@@ -135,8 +139,8 @@ class BuildStage:
         return self.nix2container or bool(self.nix_db)
 
 
-@dataclass(frozen=True, slots=True)
-class ImageStage:
+@dataclass(slots=True, repr=False, eq=False)
+class ImageStage(ValueRecord):
     """The image itself: a base, the staged root, scripts run as root, config.
 
     On a scratch base, scripts run in a stage of their own and a tidy stage
@@ -167,8 +171,8 @@ class ImageStage:
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DockerfilePlan:
+@dataclass(slots=True, repr=False, eq=False)
+class DockerfilePlan(ValueRecord):
     """The whole Dockerfile: its header, the build stages and the image stages, in order."""
 
     syntax: str | None
@@ -193,7 +197,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
     """Order the images so every base precedes its users, and name their stages."""
     if options.compat not in (None, *COMPAT_TARGETS):
         raise SpecError(f"unknown compatibility target {options.compat!r}",
-                        hint="the only one is docker-20.10.")
+                        hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
     stage_of = {spec.attr: _stage_name(spec) for spec in specs}
     if len(set(stage_of.values())) != len(stage_of):
         raise SpecError("two images would get the same build stage name",
@@ -236,7 +240,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                               + (nix_db == "layer") + (0 if tidy else len(spec.scripts)))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
-        link=options.compat is None,
+        link=options.compat != COMPAT_TARGETS[0],
         nixfile=options.nixfile,
         nix_image=options.nix_image,
         cache_id=cache_id(options.nix_image),

@@ -254,18 +254,18 @@ def render(plan: DockerfilePlan) -> str:
     # Run in the Nixfile's directory; a context above it (it names paths up there) is given.
     depth = len(PurePosixPath(plan.nixfile).parent.parts)
     context = "/".join([".."] * depth)
-    notes = [] if plan.syntax else ["Docker 20.10's built-in BuildKit"]
+    notes = [] if plan.link else ["Docker 20.10's built-in BuildKit"]
     if depth:
         notes.append(f"in the Nixfile's directory: {context} holds every Nix input")
     # Current BuildKit writes the images' created time from SOURCE_DATE_EPOCH.
     epochs = {image.created for image in plan.images}
-    epoch = epochs.pop() if len(epochs) == 1 and plan.syntax else None
+    epoch = epochs.pop() if len(epochs) == 1 and plan.link else None
     # An image that names its architecture is built for it.
     platforms = sorted({image.platform or "" for image in plan.images})
     if len(platforms) > 1:
         notes.append("an image that names an architecture: with --target and its --platform")
     build_hint = " ".join([
-        "docker buildx build" if plan.syntax else "DOCKER_BUILDKIT=1 docker build",
+        "docker buildx build" if plan.link else "DOCKER_BUILDKIT=1 docker build",
         *([f"--platform {platforms[0]}"] if len(platforms) == 1 and platforms[0] else []),
         *([f"--build-arg SOURCE_DATE_EPOCH={epoch}"] if epoch is not None else []),
         f"-f Dockerfile {context}" if depth else ".",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import OFFLINE_PKGS, ROOT, docker
+from .conftest import DOCKER, OFFLINE_IMAGE, OFFLINE_PKGS, ROOT, docker
 
 pytestmark = pytest.mark.docker
 
@@ -196,6 +196,23 @@ def test_a_working_dir_is_made_in_the_root_so_its_layer_repeats(  # type: ignore
     tree = files(engine_env, "nixdf-test/workdir:1")
     assert tree["srv/app"].isdir() and tree["srv/app"].mtime == 1
     assert config(engine_env, "nixdf-test/workdir:1")["WorkingDir"] == "/srv/app"
+
+
+def test_a_frontend_the_engine_cannot_fetch_gets_a_way_out(engine_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from nixdf import api
+    from nixdf.engine import Engine
+    from nixdf.errors import EngineError
+
+    for name, value in engine_env.items():
+        monkeypatch.setenv(name, value)
+    # The default target, on an engine that cannot pull docker/dockerfile (no Docker Hub).
+    engine = Engine(DOCKER, buildx=False, server_version="24.0.7")
+    options = api.RenderOptions(OFFLINE_IMAGE, str(OFFLINE_PKGS))
+    prepared = api.prepare_build(ROOT / "examples" / "redis" / "Nixfile", options, target=None,
+                                 tags=("nixdf-test/frontend:1",), engine=engine)
+    with pytest.raises(EngineError, match="could not fetch the Dockerfile frontend") as caught:
+        api.build(prepared)
+    assert caught.value.hint is not None and "--compat builtin-frontend" in caught.value.hint
 
 
 def example_copy(name: str, tmp_path: Path) -> Path:

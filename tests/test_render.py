@@ -212,3 +212,12 @@ def test_created_is_the_source_date_epoch_of_the_build_hint(
                                                      server_version="27.3.1"))
     epoch = None if created == '"now"' else 1704067200
     assert build.requests[0].source_date_epoch == epoch
+
+
+@pytest.mark.parametrize("nixfile", example_nixfiles(), ids=lambda p: p.parent.name)
+def test_the_builtin_frontend_target_is_the_default_without_its_syntax_line(
+        nixfile: Path) -> None:
+    modern, builtin = _render(nixfile, None), _render(nixfile, "builtin-frontend")
+    first, rest = modern.split("\n", 1)
+    assert first.startswith("# syntax=") and builtin == rest
+    assert "COPY --link" in builtin
