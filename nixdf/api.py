@@ -504,12 +504,16 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     context (Nix names a copied directory after it), the package set, the builder."""
     import hashlib
 
+    # A local package set counts by its files, not by how it was named: `pkgs` and
+    # `$PWD/pkgs` are one set, and a lock made with the one is current for the other.
+    local = options.nixpkgs is not None and "://" not in options.nixpkgs
+    source = "local" if local else options.nixpkgs or ""
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
-                            f"{options.nixpkgs or ''}\0{inputs.nixfile}\0".encode())
+                            f"{source}\0{inputs.nixfile}\0".encode())
     for relative in inputs.paths:
         _digest_tree(digest, inputs.context / relative, relative)
-    if options.nixpkgs is not None and "://" not in options.nixpkgs:
-        _digest_tree(digest, Path(options.nixpkgs).resolve(), "nixpkgs")
+    if local:
+        _digest_tree(digest, Path(options.nixpkgs).resolve(), "nixpkgs")  # type: ignore[arg-type]
     return digest.hexdigest()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import OFFLINE_PKGS
+from .conftest import OFFLINE_PKGS, ROOT
 from .test_examples import build, files, nixdf, run
 
 pytestmark = pytest.mark.docker
@@ -97,10 +97,15 @@ def test_render_ignores_a_lock_made_for_another_package_set(  # type: ignore[no-
     nixdf(engine_env, "lock", str(nixfile), *_options(offline_image))
     other = tmp_path / "pkgs"
     other.mkdir()
-    (other / "default.nix").write_text((OFFLINE_PKGS / "default.nix").read_text())
+    text = (OFFLINE_PKGS / "default.nix").read_text()
+    (other / "default.nix").write_text(text.replace("Hello from nixdf", "Hello from elsewhere"))
     done = nixdf(engine_env, "render", str(nixfile), "--nix-image", offline_image,
                  "--nixpkgs", str(other), check=False)
     assert done.returncode == 2 and "nixdf lock" in done.stderr
+    # The same files, named from another directory: the same package set, the lock holds.
+    same = nixdf(engine_env, "render", str(nixfile), "--nix-image", offline_image,
+                 "--nixpkgs", str(OFFLINE_PKGS.relative_to(ROOT)))  # nixdf runs in ROOT
+    assert "/nix/store/" in same.stdout
 
 
 def test_lock_dry_run_prints_the_dockerfile(engine_env, offline_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
