@@ -22,10 +22,11 @@ from typing import Union
 from . import syntax as s
 from .builders import BUILDERS, NIX2CONTAINER, NIX2CONTAINER_FUNCTIONS, WITH_NIX_DB
 from .errors import EvalError, NeedsLockError, Span
+from .record import Record, ValueRecord
 
 
-@dataclass(frozen=True, slots=True)
-class Opaque:
+@dataclass(slots=True, repr=False, eq=False)
+class Opaque(ValueRecord):
     """A value only Nix can compute, described for error messages."""
 
     description: str
@@ -33,7 +34,7 @@ class Opaque:
     path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, repr=False, eq=False)
 class OpaqueUpdate(Opaque):
     """``opaque // { … }``: what only Nix knows, with some attributes known here. The idiom
     ``l = pkgs.lib // builtins`` (nix2container's own files) keeps both lib and builtins."""
@@ -41,15 +42,15 @@ class OpaqueUpdate(Opaque):
     update: Attrs | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Builder:
+@dataclass(slots=True, repr=False, eq=False)
+class Builder(ValueRecord):
     """``buildImage`` and friends, however they were reached."""
 
     name: str
 
 
-@dataclass(eq=False, slots=True)
-class Thunk:
+@dataclass(slots=True, repr=False, eq=False)
+class Thunk(Record):
     """An unevaluated expression and its scope; forced at most once."""
 
     expr: s.Expr | None
@@ -75,8 +76,8 @@ class Thunk:
         return self.value
 
 
-@dataclass(eq=False, slots=True)
-class Attrs:
+@dataclass(slots=True, repr=False, eq=False)
+class Attrs(Record):
     """A Nix attribute set: unevaluated values, and where each key was defined."""
 
     items: dict[str, Thunk]
@@ -84,29 +85,29 @@ class Attrs:
     span: Span
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(slots=True, repr=False, eq=False)
 class BuiltinsSet(Attrs):
     """`builtins`: what nixdf does not implement is left to Nix, not an error."""
 
 
-@dataclass(eq=False, slots=True)
-class ListValue:
+@dataclass(slots=True, repr=False, eq=False)
+class ListValue(Record):
     """A Nix list of unevaluated items."""
 
     items: tuple[Thunk, ...]
     span: Span
 
 
-@dataclass(eq=False, slots=True)
-class Closure:
+@dataclass(slots=True, repr=False, eq=False)
+class Closure(Record):
     """A Nix function and the scope it was defined in."""
 
     func: s.Lambda
     env: Env
 
 
-@dataclass(eq=False, slots=True)
-class Primop:
+@dataclass(slots=True, repr=False, eq=False)
+class Primop(Record):
     """A builtin function; ``args`` are those applied so far, fewer than ``arity``."""
 
     name: str
@@ -115,8 +116,8 @@ class Primop:
     args: tuple[Thunk, ...] = ()
 
 
-@dataclass(eq=False, slots=True)
-class ImageCall:
+@dataclass(slots=True, repr=False, eq=False)
+class ImageCall(Record):
     """One ``buildImage { … }`` application: the builder and its argument set."""
 
     builder: str
@@ -124,8 +125,8 @@ class ImageCall:
     span: Span
 
 
-@dataclass(eq=False, slots=True)
-class PulledImage:
+@dataclass(slots=True, repr=False, eq=False)
+class PulledImage(Record):
     """``dockerTools.pullImage { … }`` or nix2container's (``function`` says which, as their
     arguments differ): a registry image pinned by digest."""
 
@@ -134,23 +135,23 @@ class PulledImage:
     function: str = "pullImage"
 
 
-@dataclass(eq=False, slots=True)
-class LayerCall:
+@dataclass(slots=True, repr=False, eq=False)
+class LayerCall(Record):
     """``nix2container.buildLayer { … }``: an explicit layer of a nix2container image."""
 
     args: Attrs
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class PathValue:
+@dataclass(slots=True, repr=False, eq=False)
+class PathValue(ValueRecord):
     """A Nix path, as the text it evaluates to."""
 
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Null:
+@dataclass(slots=True, repr=False, eq=False)
+class Null(ValueRecord):
     """Nix ``null`` (Python's None is reserved for "not evaluated yet")."""
 
 
@@ -162,8 +163,8 @@ Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined f
 ]
 
 
-@dataclass(eq=False, slots=True)
-class Env:
+@dataclass(slots=True, repr=False, eq=False)
+class Env(Record):
     """A scope: its bindings, the enclosing scope, and the set of a ``with``."""
 
     vars: dict[str, Thunk]
@@ -1004,8 +1005,8 @@ def from_json(data: object, span: Span) -> Value:
 # --- finding the images ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FoundImage:
+@dataclass(slots=True, repr=False, eq=False)
+class FoundImage(ValueRecord):
     """An image of the Nixfile: where Nix finds it (``attr``) and its call."""
 
     attr: str | None

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from . import syntax as s
 from .errors import NixdfError, SpecError
+from .record import ValueRecord
 
 
-@dataclass(frozen=True, slots=True)
-class NixInputs:
+@dataclass(slots=True, repr=False, eq=False)
+class NixInputs(ValueRecord):
     """The build context (absolute), and the Nixfile and what to copy, context-relative.
 
     ``paths`` are the outermost inputs, the Nixfile first unless a directory
@@ -35,8 +36,8 @@ class NixInputs:
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Reference:
+@dataclass(slots=True, repr=False, eq=False)
+class _Reference(ValueRecord):
     """A local path a Nix file names: what it resolves to, where, and that file's text.
 
     ``source`` is None for the Nixfile itself, whose text the caller attaches.

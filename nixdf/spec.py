@@ -30,6 +30,7 @@ from .evaluate import (
     type_name,
 )
 from .layers import StorePath
+from .record import ValueRecord
 
 # dockerTools' default `created`; anything else needs the reproducibility work.
 DEFAULT_CREATED = "1970-01-01T00:00:01Z"
@@ -38,8 +39,8 @@ DEFAULT_CREATED = "1970-01-01T00:00:01Z"
 NIX2CONTAINER_CREATED = "0001-01-01T00:00:00Z"
 
 
-@dataclass(frozen=True, slots=True)
-class Healthcheck:
+@dataclass(slots=True, repr=False, eq=False)
+class Healthcheck(ValueRecord):
     """Docker's Healthcheck: ``test`` is ("NONE",), ("CMD", …) or ("CMD-SHELL", command);
     durations in nanoseconds, 0 for the default."""
 
@@ -50,8 +51,8 @@ class Healthcheck:
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ImageConfig:
+@dataclass(slots=True, repr=False, eq=False)
+class ImageConfig(ValueRecord):
     """The OCI/Docker config keys that have a Dockerfile instruction."""
 
     entrypoint: tuple[str, ...] | None = None
@@ -68,8 +69,8 @@ class ImageConfig:
     shell: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ImageSpec:
+@dataclass(slots=True, repr=False, eq=False)
+class ImageSpec(ValueRecord):
     """One image: what Nix builds (found at ``attr``) and what the Dockerfile says."""
 
     attr: str | None
@@ -166,8 +167,10 @@ REFERENCE = re.compile(rf"(?:{_NAME.pattern})(?::{_TAG.pattern})?(?:@sha256:[0-9
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _PORT = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?(?:/(?:tcp|udp|sctp))?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# What Docker's signal parser takes (STOPSIGNAL fails the build on anything else).
-_SIGNAL = re.compile(r"(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?|[0-9]+")
+# What Docker's signal parser takes (STOPSIGNAL fails the build on anything else). This
+# pattern, _NOT_ERE's and _DIGEST's are for arguments few Nixfiles give: kept as text, each
+# is compiled (and cached by re) when one is given, not on every start.
+_SIGNAL = r"(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?|[0-9]+"
 
 
 def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
@@ -408,7 +411,7 @@ def _check_layer(layer: LayerCall) -> None:
 
 
 # Go's regexp syntax (RE2) that the builder's `grep -E` (POSIX ERE) does not read the same.
-_NOT_ERE = re.compile(r"\\[dDpPAzQE]|\(\?|[*+?}]\?")
+_NOT_ERE = r"\\[dDpPAzQE]|\(\?|[*+?}]\?"
 
 
 def _check_perms(args: Attrs, what: str) -> None:
@@ -446,7 +449,7 @@ def _check_perms(args: Attrs, what: str) -> None:
                 raise SpecError(f"a perms {key} must be a user or group number",
                                 _span_of(perm.items[key], perm.key_spans[key]))
         regex = perm.items["regex"].force() if "regex" in perm.items else ""
-        if isinstance(regex, str) and (_NOT_ERE.search(regex) or "\n" in regex):
+        if isinstance(regex, str) and (re.search(_NOT_ERE, regex) or "\n" in regex):
             raise SpecError("this perms regex uses syntax nixdf cannot match yet",
                             _span_of(perm.items["regex"], perm.key_spans["regex"]),
                             hint="nixdf matches it with grep -E (POSIX extended regular "
@@ -698,7 +701,7 @@ _PULL_ARGUMENTS = {
     f"{NIX2CONTAINER}.pullImage": ("imageName", "imageDigest", "sha256", "os", "arch",
                                    "tlsVerify", "name"),
 }
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_DIGEST = r"sha256:[0-9a-f]{64}"
 
 
 def _pulled(image: PulledImage) -> str:
@@ -721,7 +724,7 @@ def _pulled(image: PulledImage) -> str:
     if not _NAME.fullmatch(name):
         raise SpecError(f"imageName {name!r} is not an image name", _value_span(args,
                                                                                  "imageName"))
-    if not _DIGEST.fullmatch(digest):
+    if not re.fullmatch(_DIGEST, digest):
         raise SpecError(f"imageDigest {digest!r} is not a sha256 digest",
                         _value_span(args, "imageDigest"), hint="sha256: and 64 hex digits.")
     return f"{name}@{digest}"
@@ -904,7 +907,7 @@ def _command(config: Attrs, key: str) -> tuple[str, ...] | None:
 
 def _signal(config: Attrs) -> str | None:
     signal = _config_string(config, "StopSignal")
-    if signal is not None and not _SIGNAL.fullmatch(signal):
+    if signal is not None and not re.fullmatch(_SIGNAL, signal):
         raise SpecError(f"config.StopSignal {signal!r} is not a signal",
                         _span_of(config.items["StopSignal"], config.key_spans["StopSignal"]),
                         hint='a name such as "SIGTERM" or "SIGRTMIN+3", or a number.')
