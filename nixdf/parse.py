@@ -58,6 +58,23 @@ def parse(source: str, filename: str = "<string>") -> s.Expr:
             gc.enable()
 
 
+# How a reduction makes its value, one of these per rule. The parser's loop
+# tests them in this order, the most frequent first; it never meets a _UNIT
+# rule, whose reductions its gotos make (see _Parser.goto).
+_UNIT = 0  # hands its only child (a rule's) up unchanged: a step up the precedence levels
+_NODE = 1  # builds a node from its children, with the span they cover
+_LEAF = 2  # builds a node from one token: an identifier, a number, a plain string...
+_GROW = 3  # a lark `x*` helper adding an item to its list
+_FIRST = 4  # a lark `x*` helper starting its list
+_PASS = 5  # hands one of its children up: `( e )`, `${ e }`
+_EMPTY = 6  # an empty rule
+_ACCEPT = 7  # the start rule: the parse is done
+
+# Rules that are one of their children, by position: an interpolation is
+# its expression.
+_PASSES = {"interp": 1}
+
+
 class _Parser:
     """The LALR loop over lark's tables, with one build function per rule."""
 
@@ -66,20 +83,25 @@ class _Parser:
     def __init__(self, tables: _tables.Tables) -> None:
         self.actions = tables.actions
         self.start = tables.start
-        self.end = tables.end
-        # (origin, size, passes its only child through unchanged, pick, build,
-        # its only symbol is a terminal)
-        self.rules = tuple(
-            (r.origin, r.size, r.size == 1 and r.expand1 and r.keep == (0,) and not r.splice)
-            + _build_for(r) + (r.leaf,) for r in tables.rules
-        )
-        # lookahead -> (state below * number of states + top state) -> state
-        self.units: defaultdict[str, dict[int, int]] = defaultdict(dict)
+        origins = sorted({r.origin for r in tables.rules})
+        self.origins = len(origins)
+        # (origin, its number, size, how, build, pick) by rule; see _how
+        self.rules = tuple((r.origin, origins.index(r.origin), r.size) + _how(r)
+                           for r in tables.rules)
+        # lookahead -> (state below * number of origins + origin) -> state
+        self.gotos: defaultdict[str, dict[int, int]] = defaultdict(dict)
 
-    def unit_chain(self, below: int, top: int, kind: str) -> int:
-        """The state after every unit reduction that ``kind`` triggers on ``top``."""
-        code = self.actions[top][kind]
-        while code < 0 and self.rules[~code][2]:
+    def goto(self, below: int, origin: str, kind: str) -> int:
+        """The state after a reduction to ``origin`` uncovers ``below``, with
+        ``kind`` next: the goto, then every unit reduction that ``kind`` triggers.
+
+        Most reductions are followed by a few of those, handing an operand up
+        the precedence levels; where they end depends on nothing but the
+        lookahead, the state below and the rule, so the parser caches it.
+        """
+        top = self.actions[below][origin]
+        code = self.actions[top].get(kind, 0)
+        while code < 0 and self.rules[~code][3] == _UNIT:
             top = self.actions[below][self.rules[~code][0]]
             code = self.actions[top].get(kind, 0)
         return top
@@ -93,24 +115,27 @@ class _Parser:
     def run(self, source: Source) -> s.Expr:
         actions = self.actions
         rules = self.rules
-        end = self.end
-        width = len(actions)
-        units = self.units
+        width = self.origins
+        all_gotos = self.gotos
         filename = source.filename
         new_span = tuple.__new__
-        # The stacks hold a state, a value and its span at each depth up to
-        # `top`; what lies above is stale. Indexing them from the bottom and
-        # never deleting is what CPython does fastest with a list. A span is
-        # a Span, or the token itself for a token, whose items 1-4 are a
-        # span's: a Span is made only for a node.
+        # The stacks hold, at each depth up to `top`, a state, a value, and
+        # where the value starts and ends: items 1-2 of `heads[i]` and items
+        # 3-4 of `lasts[i]`, a token or a Span (the token's items 1-4 are a
+        # span's). A reduction only moves its last child's end down to its
+        # first child, and makes a Span only for a node that keeps one.
+        # What lies above `top` is stale: indexing the stacks from the bottom
+        # and never deleting is what CPython does fastest with a list.
         top = 0
         depth = 64
         state = self.start
         states = [state] * depth
         values: list[Any] = [None] * depth
-        spans: list[Any] = [None] * depth
+        heads: list[Any] = [None] * depth
+        lasts: list[Any] = [None] * depth
         for token in tokens(source):
             kind = token[0]
+            gotos = all_gotos[kind]
             while True:
                 try:
                     code = actions[state][kind]
@@ -120,48 +145,53 @@ class _Parser:
                 if code >= 0:
                     top += 1
                     if top == depth:
-                        depth = _deepen(states, values, spans)
+                        depth = _deepen(states, values, heads, lasts)
                     state = states[top] = code
-                    values[top] = spans[top] = token
+                    values[top] = heads[top] = lasts[top] = token
                     break
-                origin, size, unit, pick, build, leaf = rules[~code]
-                if unit:
-                    # Most reductions only hand an operand up the precedence
-                    # levels; where the chain ends depends on nothing but the
-                    # lookahead and the two states on top.
-                    chains = units[kind]
-                    key = states[top - 1] * width + state
-                    goto = chains.get(key)
-                    if goto is None:
-                        goto = chains[key] = self.unit_chain(states[top - 1], state, kind)
-                    state = states[top] = goto
-                    continue
+                # Never a unit reduction: the goto after a reduction makes those.
+                origin, number, size, how, build, pick = rules[~code]
                 # The rule's value takes the place of its first child.
-                if size == 1:
-                    pos = spans[top]
-                    if leaf:
-                        pos = spans[top] = new_span(Span, (filename, pos[1], pos[2], pos[3],
-                                                           pos[4]))
-                    children = [values[top]]
-                elif size:
-                    first = top - size + 1
+                first = top - size + 1
+                if how == _NODE:
+                    head = heads[first]
+                    last = lasts[top]
                     children = values[first:top + 1]
-                    head = spans[first]
-                    last = spans[top]
-                    top = first
-                    pos = spans[top] = new_span(Span, (filename, head[1], head[2], last[3],
-                                                       last[4]))
-                else:  # an empty rule sits where the next token starts
+                    value = build(pick(children) if pick else children,
+                                  new_span(Span, (filename, head[1], head[2], last[3], last[4])))
+                    lasts[first] = last
+                elif how == _LEAF:
+                    leaf = values[top]
+                    value = build(leaf, new_span(Span, (filename, leaf[1], leaf[2], leaf[3],
+                                                        leaf[4])))
+                elif how == _GROW:
+                    value = values[first]
+                    value.append(values[top])
+                    lasts[first] = lasts[top]
+                elif how == _FIRST:
+                    value = [values[top]]
+                    lasts[first] = lasts[top]
+                elif how == _PASS:
+                    value = values[first + pick]
+                    lasts[first] = lasts[top]
+                elif how == _EMPTY:  # it sits where the next token starts
+                    if first == depth:
+                        depth = _deepen(states, values, heads, lasts)
                     pos = new_span(Span, (filename, token[1], token[2], token[1], token[2]))
-                    children = []
-                    top += 1
-                    if top == depth:
-                        depth = _deepen(states, values, spans)
-                    spans[top] = pos
-                state = states[top] = actions[states[top - 1]][origin]
-                values[top] = build(pick(children) if pick else children, pos)
-                if state == end:
+                    heads[first] = lasts[first] = pos
+                    value = build([], pos)
+                elif how == _ACCEPT:
                     return values[top]  # type: ignore[no-any-return]
+                else:
+                    raise AssertionError(f"a unit reduction to {origin} outside a goto")
+                top = first
+                below = states[top - 1]
+                try:
+                    state = gotos[below * width + number]
+                except KeyError:
+                    state = gotos[below * width + number] = self.goto(below, origin, kind)
+                states[top] = state
+                values[top] = value
         raise AssertionError("the parser stopped before the end of the input")
 
 
@@ -172,46 +202,52 @@ def _deepen(*stacks: list[Any]) -> int:
     return len(stacks[0])
 
 
-def _build_for(rule: _tables.Rule) -> tuple[Pick | None, Build]:
-    """How a reduction's children become the rule's value.
+def _how(rule: _tables.Rule) -> tuple[int, Build | None, Pick | int | None]:
+    """How a reduction by ``rule`` makes its value: (how, build, pick).
 
-    ``pick`` chooses the kept children (None: all of them); ``build`` makes the
-    value from them. Both are chosen once per rule, so that the parser's loop
-    makes as few Python calls per reduction as possible: a pick is a C-level
-    ``itemgetter`` unless helper lists must be spliced in.
+    For a node, ``pick`` chooses the kept children (None: all of them) and
+    ``build`` makes the value from them and the span; for a pass-through,
+    ``pick`` is the child's position. Both are chosen once per rule, so that
+    the parser's loop makes as few Python calls per reduction as possible: a
+    pick is a C-level ``itemgetter`` unless helper lists must be spliced in.
     """
-    keep, splice = rule.keep, rule.splice
+    keep, splice, size = rule.keep, rule.splice, rule.size
+    if rule.origin == "start":
+        return _ACCEPT, None, None
     if rule.origin.startswith("__"):  # lark's `x*` helpers: one growing list
-        if splice == (0,) and len(keep) == 2:
-            return None, _grow(keep[1])
-        build: Build = _same
-    elif rule.expand1 and len(keep) == 1 and not splice:
-        return itemgetter(keep[0]), _same
-    else:
-        build = getattr(_NODES, rule.name)
-    if keep == splice == (0,):  # the helper's list itself, e.g. `binds: bind*`
-        return itemgetter(0), build
+        # the item is always the last child: `__x: item | __x item`, or `_DOT item`
+        assert keep[-1] == size - 1, rule
+        if splice == (0,):
+            return _GROW, None, None
+        return _FIRST, None, None
+    if rule.expand1 and len(keep) == 1 and not splice:
+        if size > 1:
+            return _PASS, None, keep[0]
+        # A unit rule's child is a rule's, so only a goto can put it on top.
+        assert not rule.leaf, rule
+        return _UNIT, None, None
+    if rule.name in _PASSES:
+        return _PASS, None, _PASSES[rule.name]
+    if rule.leaf and hasattr(_LEAVES, rule.name):
+        return _LEAF, getattr(_LEAVES, rule.name), None
+    build = getattr(_NODES, rule.name)
+    if not size:
+        return _EMPTY, build, None
+    return _NODE, build, _pick(keep, splice, size)
+
+
+def _pick(keep: tuple[int, ...], splice: tuple[int, ...], size: int) -> Pick | None:
+    if len(keep) == 1 and keep == splice:  # the helper's list itself, e.g. `binds: bind*`
+        return itemgetter(keep[0])
     if splice:
-        return _gatherer(keep, splice), build
-    if keep == tuple(range(rule.size)):
-        return None, build
+        return _gatherer(keep, splice)
+    if keep == tuple(range(size)):
+        return None
     if not keep:
-        return itemgetter(slice(0, 0)), build
+        return itemgetter(slice(0, 0))
     if keep == tuple(range(keep[0], keep[-1] + 1)):
-        return itemgetter(slice(keep[0], keep[-1] + 1)), build
-    return itemgetter(*keep), build
-
-
-def _grow(index: int) -> Build:
-    def grow(children: list[Any], pos: Span) -> list[Any]:
-        items: list[Any] = children[0]
-        items.append(children[index])
-        return items
-    return grow
-
-
-def _same(kept: Any, pos: Span) -> Any:
-    return kept
+        return itemgetter(slice(keep[0], keep[-1] + 1))
+    return itemgetter(*keep)
 
 
 def _gatherer(keep: tuple[int, ...], splice: tuple[int, ...]) -> Pick:
@@ -231,7 +267,8 @@ def _is_token(value: Any) -> bool:
 
 
 def _token_span(token: Token, filename: str) -> Span:
-    return Span(filename, token[1], token[2], token[3], token[4])
+    # tuple.__new__ rather than Span(): a named tuple's own __new__ is a Python call
+    return tuple.__new__(Span, (filename, token[1], token[2], token[3], token[4]))
 
 
 class _Nodes:
@@ -241,36 +278,11 @@ class _Nodes:
     the value an earlier reduction made.
     """
 
-    # -- leaves --------------------------------------------------------------
-
-    def start(self, kept: list[Any], pos: Span) -> s.Expr:
-        return kept[0]  # type: ignore[no-any-return]
-
-    def ident(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Ident(kept[0][_TEXT], pos)
-
-    def int_(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Int(int(kept[0][_TEXT]), pos)
-
-    def float_(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Float(float(kept[0][_TEXT]), pos)
-
-    def spath(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.SearchPath(kept[0][_TEXT][1:-1], pos)
-
-    def uri(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.Uri(kept[0][_TEXT], pos)
+    # -- strings and paths ---------------------------------------------------
 
     def string(self, kept: list[Any], pos: Span) -> s.Expr:
         parts = [c[_TEXT] if type(c) is tuple else c for c in kept[1:-1]]
         return s.Str(_merge(parts), pos)
-
-    def plain_string(self, kept: list[Any], pos: Span) -> s.Expr:
-        value = kept[0][_TEXT]
-        return s.Str((value,) if value else (), pos)
-
-    def interp(self, kept: list[Any], pos: Span) -> s.Expr:
-        return kept[1]  # type: ignore[no-any-return]
 
     def ind_string(self, kept: list[Any], pos: Span) -> s.Expr:
         pieces: list[tuple[str, bool] | s.Expr] = [
@@ -290,8 +302,8 @@ class _Nodes:
     def empty_braces(self, kept: list[Any], pos: Span) -> s.Expr:
         return s.AttrSet((), False, pos)
 
-    def attrset(self, kept: list[Any], pos: Span) -> s.Expr:
-        return s.AttrSet(kept[0], False, pos)
+    def attrset(self, kept: list[s.Bind], pos: Span) -> s.Expr:
+        return s.AttrSet(self.binds(kept, pos), False, pos)
 
     def rec_attrset(self, kept: list[Any], pos: Span) -> s.Expr:
         return s.AttrSet(kept[0], True, pos)
@@ -393,10 +405,15 @@ class _Nodes:
         _check_duplicates(kept)
         return tuple(kept)
 
-    binds1 = binds
-
     def binding(self, kept: list[Any], pos: Span) -> s.Bind:
         return s.Binding(kept[0], kept[1], pos)
+
+    def binding_id(self, kept: list[Any], pos: Span) -> s.Bind:
+        name = kept[0]
+        # The name's span made here rather than by _token_span: this is the
+        # commonest node of all, and a call costs as much as the span.
+        span = tuple.__new__(Span, (pos[0], name[1], name[2], name[3], name[4]))
+        return s.Binding((s.StaticKey(name[_TEXT], span),), kept[1], pos)
 
     def inherit(self, kept: list[Any], pos: Span) -> s.Bind:
         return s.Inherit(None, self.inherited(kept), pos)
@@ -410,14 +427,8 @@ class _Nodes:
                 raise NixSyntaxError("dynamic attributes not allowed in inherit", key.span)
         return tuple(keys)
 
-    def attrpath(self, kept: list[Any], pos: Span) -> tuple[s.Key, ...]:
+    def long_attrpath(self, kept: list[Any], pos: Span) -> tuple[s.Key, ...]:
         return tuple(kept)
-
-    def attrpath_id(self, kept: list[Any], pos: Span) -> tuple[s.Key, ...]:
-        return (s.StaticKey(kept[0][_TEXT], pos),)
-
-    def key_id(self, kept: list[Any], pos: Span) -> s.Key:
-        return s.StaticKey(kept[0][_TEXT], pos)
 
     def key_str(self, kept: list[Any], pos: Span) -> s.Key:
         return self.key(kept[0], pos)
@@ -433,6 +444,42 @@ class _Nodes:
 
 
 _NODES = _Nodes()
+
+
+class _Leaves:
+    """One function per rule that is a single token: the token to a value.
+
+    The parser calls these with the token itself rather than a list of kept
+    children: they are a third of all reductions.
+    """
+
+    def ident(self, token: Token, pos: Span) -> s.Expr:
+        return s.Ident(token[_TEXT], pos)
+
+    def int_(self, token: Token, pos: Span) -> s.Expr:
+        return s.Int(int(token[_TEXT]), pos)
+
+    def float_(self, token: Token, pos: Span) -> s.Expr:
+        return s.Float(float(token[_TEXT]), pos)
+
+    def spath(self, token: Token, pos: Span) -> s.Expr:
+        return s.SearchPath(token[_TEXT][1:-1], pos)
+
+    def uri(self, token: Token, pos: Span) -> s.Expr:
+        return s.Uri(token[_TEXT], pos)
+
+    def plain_string(self, token: Token, pos: Span) -> s.Expr:
+        value = token[_TEXT]
+        return s.Str((value,) if value else (), pos)
+
+    def attrpath_id(self, token: Token, pos: Span) -> tuple[s.Key, ...]:
+        return (s.StaticKey(token[_TEXT], pos),)
+
+    def key_id(self, token: Token, pos: Span) -> s.Key:
+        return s.StaticKey(token[_TEXT], pos)
+
+
+_LEAVES = _Leaves()
 
 # What each terminal is called in error messages.
 _DESCRIPTIONS = {
@@ -579,37 +626,48 @@ def _merge(parts: list[str | s.Expr]) -> tuple[str | s.Expr, ...]:
 
 
 def _strip_indentation(pieces: list[tuple[str, bool] | s.Expr]) -> list[str | s.Expr]:
-    """Nix's stripIndentation, quirks included, a line at a time.
+    """Nix's stripIndentation, quirks included.
 
     Only spaces indent (a tab is text). Escapes such as ``''$`` and
     interpolations end a line's indentation like any other text, but the
     stripping pass still treats an escaped text's leading spaces as
-    indentation, exactly as Nix does.
+    indentation, exactly as Nix does. A piece's first line may go on from the
+    piece before, so it is measured and cut in Python; the lines after its
+    newlines are measured and cut by regular expressions, which is what keeps
+    long indented strings cheap.
     """
     min_indent = 1_000_000
     at_start = True
-    indent = 0
+    indent = 0  # spaces so far on a line that has had nothing else yet
     for piece in pieces:
         if type(piece) is not tuple or not piece[1]:
             if at_start:
                 at_start = False
                 min_indent = min(min_indent, indent)
             continue
-        for number, line in enumerate(piece[0].split("\n")):
-            if number:
-                at_start = True
-                indent = 0
-            if at_start:
-                body = line.lstrip(" ")
-                if body:
-                    at_start = False
-                    min_indent = min(min_indent, indent + len(line) - len(body))
-                else:
-                    indent += len(line)
+        text = piece[0]
+        newline = text.find("\n")
+        if at_start:
+            head = text if newline < 0 else text[:newline]
+            body = head.lstrip(" ")
+            if body:
+                at_start = False
+                min_indent = min(min_indent, indent + len(head) - len(body))
+            else:
+                indent += len(head)
+        if newline < 0:
+            continue
+        indents = _INDENTS.findall(text, newline)
+        if indents:
+            min_indent = min(min_indent, len(min(indents)))
+        tail = text[text.rfind("\n") + 1:]
+        at_start = not tail.lstrip(" ")
+        indent = len(tail)
 
     out: list[str | s.Expr] = []
     at_start = True
-    dropped = 0
+    dropped = 0  # spaces already cut from the start of the line
+    dedent = _dedent(min_indent)
     last = len(pieces) - 1
     for index, piece in enumerate(pieces):
         if type(piece) is not tuple:
@@ -617,28 +675,44 @@ def _strip_indentation(pieces: list[tuple[str, bool] | s.Expr]) -> list[str | s.
             dropped = 0
             out.append(piece)
             continue
-        lines = piece[0].split("\n")
-        for number, line in enumerate(lines):
-            if number:
-                at_start = True
+        text = piece[0]
+        newline = text.find("\n")
+        head = text if newline < 0 else text[:newline]
+        if at_start:
+            body = head.lstrip(" ")
+            spaces = len(head) - len(body)
+            head = " " * max(0, dropped + spaces - max(dropped, min_indent)) + body
+            if body:
+                at_start = False
                 dropped = 0
-            if at_start:
-                body = line.lstrip(" ")
-                spaces = len(line) - len(body)
-                kept = max(0, dropped + spaces - max(dropped, min_indent))
-                lines[number] = " " * kept + body
-                if body:
-                    at_start = False
-                    dropped = 0
-                else:
-                    dropped += spaces
-        text = "\n".join(lines)
+            else:
+                dropped += spaces
+        if newline >= 0:
+            # Every line after a newline loses up to min_indent spaces: a line
+            # with text has at least that many, one of spaces only loses all.
+            tail = text[text.rfind("\n") + 1:]
+            at_start = not tail.lstrip(" ")
+            dropped = len(tail) if at_start else 0
+            head += dedent.sub("\n", text[newline:])
         if index == last:
-            cut = text.rfind("\n")
-            if cut != -1 and not text[cut + 1:].strip(" "):
-                text = text[:cut + 1]
-        out.append(text)
+            cut = head.rfind("\n")
+            if cut != -1 and not head[cut + 1:].strip(" "):
+                head = head[:cut + 1]
+        out.append(head)
     return out
+
+
+# The indentation of each line after a newline that has text on it.
+_INDENTS = re.compile(r"\n( *)[^ \n]")
+_DEDENTS: dict[int, re.Pattern[str]] = {}
+
+
+def _dedent(width: int) -> re.Pattern[str]:
+    """A newline and up to ``width`` spaces after it."""
+    pattern = _DEDENTS.get(width)
+    if pattern is None:
+        pattern = _DEDENTS[width] = re.compile(f"\n {{0,{width}}}")
+    return pattern
 
 
 def _check_duplicates(binds: list[s.Bind]) -> None:
@@ -647,6 +721,13 @@ def _check_duplicates(binds: list[s.Bind]) -> None:
     ``a.b = 1; a.c = 2;`` and ``a = { b = 1; }; a.c = 2;`` are fine (Nix
     merges them); anything else that names a static attribute twice is not.
     """
+    try:
+        # The usual bindings: each a Binding whose path starts with a static
+        # name, no two alike. A set of them is made at C speed.
+        if len({bind.path[0].name for bind in binds}) == len(binds):  # type: ignore[union-attr]
+            return None
+    except AttributeError:  # an inherit, or a dynamic name
+        pass
     first: set[str] = set()
     for bind in binds:
         keys = bind.names if isinstance(bind, s.Inherit) else bind.path[:1]

@@ -304,6 +304,7 @@ INVALID: list[tuple[str, int | None, int | None, str]] = [
     ("a.b or", 1, 7, "end of file"),
     ("or", 1, 1, "unexpected 'or'"),
     ("let = 1; in a", 1, 5, "unexpected '='"),
+    ("let f : 1; in f", 1, 7, "expected '=' after the attribute name"),
     ("{ a, a }: a", 1, 6, "duplicate formal function argument 'a'"),
     ("a@{ a }: a", 1, 1, "duplicate formal function argument 'a'"),
     ("{ a = 1; a = 2; }", 1, 10, "attribute 'a' already defined"),
