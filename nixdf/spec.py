@@ -552,7 +552,7 @@ def _platform(args: Attrs, key: str) -> str | None:
     the build machine: the contents must be built for the architecture (pkgsCross).
     """
     arch = _optional_string(args, key)
-    variant = _optional_string(args, "variant") if "variant" in args.items else None
+    variant = _optional_string(args, "variant")
     if not arch:  # nix2container's default "", like dockerTools' default: the build's own
         if variant:
             raise SpecError("'variant' needs an 'architecture'", _value_span(args, "variant"))
