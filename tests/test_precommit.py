@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,14 @@ def git(repo: Path, *args: str) -> None:
 
 
 def try_repo(repo: Path, hook: str, home: Path) -> subprocess.CompletedProcess[str]:
-    pre_commit = shutil.which("pre-commit") or "pre-commit"
+    # The pre-commit of the environment that runs the tests, never one a machine happens to have.
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    assert pre_commit.exists(), f"{pre_commit} is missing: pip install -e '.[test]'"
     # try-repo commits a shadow copy of the hooks' repository: give it an identity.
     env = dict(os.environ, PRE_COMMIT_HOME=str(home), GIT_AUTHOR_NAME="t",
                GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
                GIT_COMMITTER_EMAIL="t@example.org")
-    return subprocess.run([pre_commit, "try-repo", str(ROOT), hook, "--all-files"], cwd=repo,
+    return subprocess.run([str(pre_commit), "try-repo", str(ROOT), hook, "--all-files"], cwd=repo,
                           env=env, capture_output=True, text=True)
 
 
