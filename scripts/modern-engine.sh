@@ -230,7 +230,8 @@ cmd_import() {
     cmd_env >/dev/null
     here=$(cd "$(dirname "$0")" && pwd)
     # The 20.10 engine is only read from (docker save); its client is /usr/bin/docker.
-    old_host=$(bash "$here/engine.sh" env | sed -n "s/^export DOCKER_HOST='\(.*\)'$/\1/p")
+    # Never the caller's DOCKER_HOST: after `eval "$(modern-engine.sh env)"` it names this engine.
+    old_host=$(env -u DOCKER_HOST -u DOCKER_CONFIG -u NIXDF_DOCKER bash "$here/engine.sh" env | sed -n "s/^export DOCKER_HOST='\(.*\)'$/\1/p")
     [ -n "$old_host" ] || die 1 "scripts/engine.sh env printed no DOCKER_HOST"
     DOCKER_HOST=$old_host /usr/bin/docker save "$@" | ours load >&2
 }
