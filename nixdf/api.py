@@ -358,7 +358,9 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
     return located
 
 
-_NOT_FOUND = re.compile(r'failed to compute cache key: "/(?P<path>[^"]+)" not found')
+# BuildKit 0.8 says `…cache key: "/PATH" not found`; current ones name the ref first:
+# `…cache key: failed to calculate checksum of ref ID::ID: "/PATH": not found`.
+_NOT_FOUND = re.compile(r'failed to compute cache key: (?:.*?: )?"/(?P<path>[^"]+)":? not found')
 
 
 def _ignored_input(err: EngineError, inputs: NixInputs) -> EngineError | None:
