@@ -37,7 +37,7 @@ NixpkgsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads
     help="What pkgs is: a local directory or file (import SRC {}), or URL#sha256=HASH of a "
     "tarball. Default: the pinned nixpkgs 24.05 release.")]
 CompatOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--compat", metavar="TARGET",
+    "--compat", metavar="TARGET", envvar="NIXDF_COMPAT",
     help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link). "
     "builtin-frontend: no # syntax= line, for an engine that cannot pull docker/dockerfile "
     "and whose own frontend has COPY --link (Docker 23+).")]
