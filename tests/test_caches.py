@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DOCKER, OFFLINE_PKGS, ROOT, docker
+from .conftest import OFFLINE_PKGS, ROOT, client, docker
 from .test_examples import nixdf, run
 
 pytestmark = pytest.mark.docker
@@ -31,7 +31,7 @@ nix --extra-experimental-features nix-command copy \
 def test_substitutes_from_a_signed_cache_and_the_netrc_never_reaches_the_image(  # type: ignore[no-untyped-def]
         engine_env, offline_image, tmp_path: Path) -> None:
     shutil.copytree(OFFLINE_PKGS, tmp_path / "pkgs")
-    subprocess.run([DOCKER, "run", "--rm", "-v", f"{tmp_path}:/out",
+    subprocess.run([client(engine_env), "run", "--rm", "-v", f"{tmp_path}:/out",
                     "-v", f"{OFFLINE_PKGS}:/pkgs:ro", offline_image, "sh", "-c", MAKE_CACHE],
                    env=engine_env, check=True, capture_output=True)
     public_key = (tmp_path / "public.key").read_text().strip()
@@ -54,7 +54,7 @@ def test_substitutes_from_a_signed_cache_and_the_netrc_never_reaches_the_image( 
     assert not re.search(r"building '/nix/store/[a-z0-9]+-hello\.drv'", done.stderr), (
         "hello was built instead of substituted")
     assert run(engine_env, "nixdf-test/cached:latest") == "Hello from nixdf\n"
-    saved = subprocess.run([DOCKER, "save", "nixdf-test/cached:latest"], env=engine_env,
+    saved = subprocess.run([client(engine_env), "save", "nixdf-test/cached:latest"], env=engine_env,
                            capture_output=True, check=True).stdout
     history = docker(engine_env, "history", "--no-trunc", "nixdf-test/cached:latest").stdout
     inspect = docker(engine_env, "image", "inspect", "nixdf-test/cached:latest").stdout

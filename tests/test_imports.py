@@ -307,7 +307,7 @@ nixpkgs.dockerTools.buildImage {{
 
 @pytest.mark.docker
 def test_a_pinned_nixpkgs_the_builder_cannot_fetch_is_a_located_error(  # type: ignore[no-untyped-def]
-        engine_env, offline_image, tmp_path, snapshot) -> None:
+        engine_env, offline_image, tmp_path) -> None:
     (tmp_path / "Nixfile").write_text("""let
   pkgs = import (builtins.fetchTarball {
     url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz";
@@ -319,4 +319,14 @@ pkgs.dockerTools.buildImage { name = "nixdf-test/pinned"; copyToRoot = pkgs.hell
     done = build(engine_env, offline_image, tmp_path / "Nixfile", check=False)
     assert done.returncode == 3
     report = done.stderr[done.stderr.index(f"{tmp_path}/Nixfile:"):]
-    assert report.replace(str(tmp_path), "<tmp>") == snapshot
+    url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"
+    # The same on every engine: the located line, the line cut after the URL, carets, the hint.
+    assert report.replace(str(tmp_path), "<tmp>").splitlines() == [
+        "<tmp>/Nixfile:3:12: error: Nix in the builder could not download this URL: "
+        "Couldn't resolve host name (6)",
+        f'        url = "{url}"…',
+        "               " + "^" * 88,
+        "  hint: this input is fetched in the builder, which could not reach it: give the build "
+        "network access, or, for a package set, write `import <nixpkgs> { }`, which is the one "
+        "nixdf is given (--nixpkgs).",
+    ]

@@ -13,7 +13,6 @@ and what it computes before a build.
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import sqlite3
@@ -35,7 +34,7 @@ from nixdf.evaluate import find_images
 from nixdf.parse import parse
 from nixdf.spec import to_specs
 
-from .conftest import DOCKER, ROOT, docker
+from .conftest import ROOT, client, docker, extract_all, saved_layers
 from .test_examples import build, config, files, layers, run
 
 CASES = ROOT / "tests" / "data" / "nix2container"
@@ -83,32 +82,16 @@ def names(paths: list[str]) -> list[str]:
     return sorted(p.split("-", 1)[1] for p in paths)
 
 
-def saved_layers(env: dict[str, str], ref: str) -> list[list[str]]:
-    """The names in each layer of the image, bottom layer first, as `docker save` writes them."""
-    saved = subprocess.run([DOCKER, "save", ref], env=env, capture_output=True,
-                           check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(saved)) as image:
-        manifest = image.extractfile("manifest.json")
-        assert manifest is not None
-        result = []
-        for layer_name in json.load(manifest)[0]["Layers"]:
-            layer = image.extractfile(layer_name)
-            assert layer is not None
-            with tarfile.open(fileobj=layer) as tar:
-                result.append([m.name.rstrip("/") for m in tar.getmembers()])
-    return result
-
-
 def exported(env: dict[str, str], ref: str, into: Path) -> Path:
     """The image's filesystem, unpacked (for reading its Nix database)."""
     container = docker(env, "create", ref, "/none").stdout.strip()
     try:
-        tar = subprocess.run([DOCKER, "export", container], env=env, capture_output=True,
+        tar = subprocess.run([client(env), "export", container], env=env, capture_output=True,
                              check=True).stdout
     finally:
         docker(env, "rm", container)
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(into, filter="tar")
+        extract_all(archive, into)
     return into
 
 

@@ -8,10 +8,11 @@ import subprocess
 
 import pytest
 
-from .conftest import DOCKER, OFFLINE_IMAGE, OFFLINE_PKGS, ROOT
+from .conftest import LEGACY, OFFLINE_IMAGE, OFFLINE_PKGS, ROOT, client
 from .test_examples import nixdf
 
-pytestmark = pytest.mark.docker
+# podman takes its builder image from Docker 20.10's; it is one more engine, not one per docker.
+pytestmark = [pytest.mark.docker, pytest.mark.engines(LEGACY)]
 
 PODMAN_IMAGE = f"localhost/{OFFLINE_IMAGE}"
 # podman run needs these limits on these machines (see shared engine notes).
@@ -22,7 +23,7 @@ ULIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 def podman_image(engine_env, offline_image) -> str:  # type: ignore[no-untyped-def]
     if shutil.which("podman") is None:
         pytest.fail("podman is missing: apt-get install podman buildah (see .ci/run)")
-    saved = subprocess.run([DOCKER, "save", offline_image], env=engine_env,
+    saved = subprocess.run([client(engine_env), "save", offline_image], env=engine_env,
                            capture_output=True, check=True).stdout
     subprocess.run(["podman", "load", "-q"], input=saved, capture_output=True, check=True)
     return PODMAN_IMAGE
