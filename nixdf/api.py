@@ -23,8 +23,10 @@ from .layers import StorePath
 from .parse import parse
 from .plan import (
     COMPAT_TARGETS,
+    EXTERNAL_NIXPKGS,
     SRC_DIR,
     DockerfilePlan,
+    ExternalSource,
     NixCaches,
     Nixpkgs,
     PlanOptions,
@@ -83,7 +85,7 @@ class Rendered(ValueRecord):
     nixfile: Path
     plan: DockerfilePlan
     text: str
-    external_nixpkgs: Path | None
+    external_nixpkgs: ExternalSource | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
 
@@ -153,7 +155,7 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     return _Loaded(source, tree, inputs, key, specs, locked is not None)
 
 
-def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
+def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
     if spec is None:
         return Nixpkgs("tarball", url=defaults.NIXPKGS_URL,
                        sha256=defaults.NIXPKGS_SHA256), None
@@ -174,7 +176,49 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
     if directory.is_relative_to(context):
         relative = directory.relative_to(context).as_posix()
         return Nixpkgs("context", context_path=relative, entry=entry), None
-    return Nixpkgs("external", entry=entry), directory
+    try:
+        image = f"{EXTERNAL_NIXPKGS}:{_content_digest(directory)}"
+    except OSError as err:
+        raise UsageError(f"--nixpkgs {spec}: cannot read {err.filename}: {err.strerror}",
+                         hint="the build needs every file of the package set's directory."
+                         ) from None
+    return Nixpkgs("external", entry=entry, image=image), ExternalSource(image, directory)
+
+
+# Hex digits of the package set's digest in its image's tag: 128 bits.
+_IMAGE_DIGEST_LENGTH = 32
+
+
+def _content_digest(directory: Path) -> str:
+    """A digest of what the package-set image holds: each entry's path, type, mode, and its
+    bytes (a link's target); modes count since Nix keeps a file's executable bit.
+
+    Git's objects are named after their content, so their names and sizes stand for them:
+    a nixpkgs checkout's history is not read at every build.
+    """
+    import hashlib
+    import stat
+
+    def unreadable(err: OSError) -> None:
+        raise err
+
+    digest = hashlib.sha256(b"nixdf-nixpkgs 1\0")
+    for root, dirs, files in os.walk(directory, onerror=unreadable):
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            path = os.path.join(root, name)
+            inside = os.path.relpath(path, directory)
+            info = os.lstat(path)
+            digest.update(os.fsencode(inside) + f"\0{info.st_mode:o}\0".encode())
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(os.fsencode(os.readlink(path)))
+            elif stat.S_ISREG(info.st_mode):
+                digest.update(f"{info.st_size}\0".encode())
+                if not inside.startswith(f".git{os.sep}objects{os.sep}"):
+                    with open(path, "rb") as file:
+                        digest.update(hashlib.file_digest(file, "sha256").digest())
+            digest.update(b"\0")
+    return digest.hexdigest()[:_IMAGE_DIGEST_LENGTH]
 
 
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
@@ -589,7 +633,7 @@ class LockPlan(ValueRecord):
     inputs: NixInputs
     dockerfile: str
     key: str
-    external_nixpkgs: Path | None
+    external_nixpkgs: ExternalSource | None
     layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
 
