@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,8 +347,9 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     return BuildPlan(engine, requests, rendered)
 
 
-def build(prepared: BuildPlan) -> None:
-    """Run every command of the build, the rendered Dockerfile on the builds' stdin.
+def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
+    """Run every command of the build, the rendered Dockerfile on the builds' stdin; those in
+    ``made`` already ran for this build (the lock made the package-set image).
 
     When Nix rejected the Nixfile inside the builder, the error says where, in
     the Nixfile's own terms, rather than only that the build failed.
@@ -356,6 +357,8 @@ def build(prepared: BuildPlan) -> None:
     from .engine import run
 
     for command in prepared.commands:
+        if command in made:
+            continue
         try:
             run(prepared.engine, command, prepared.rendered.text)
         except EngineError as err:
@@ -642,6 +645,13 @@ class LockPlan(ValueRecord):
 
         return output_commands(self.engine, self.inputs.context, dest,
                                external_nixpkgs=self.external_nixpkgs, secrets=self.secrets)
+
+    @property
+    def sources(self) -> tuple[Command, ...]:
+        """What it makes that the image build needs too: the package-set image."""
+        from .engine import source_commands
+
+        return source_commands(self.engine, self.external_nixpkgs)
 
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,

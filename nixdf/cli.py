@@ -235,7 +235,7 @@ def build(
 
     Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
-    from .engine import PassThrough
+    from .engine import Command, PassThrough
     from .plan import NETRC_SECRET
 
     secrets = tuple(secret or ())
@@ -250,6 +250,8 @@ def build(
         labels=tuple(label or ()), extra=tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc is not None, per_path)
+    # What the lock makes for the build too (the package-set image) is not made twice.
+    made: tuple[Command, ...] = ()
     try:
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine_choice=engine)
@@ -259,14 +261,18 @@ def build(
         # Config or a script names what only Nix knows: lock first, then render with it.
         print(f"nixdf: {nixfile} needs Nix's values; writing {api.lock_path(nixfile)}",
               file=sys.stderr)
-        api.lock(api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets))
+        locking = api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets)
+        api.lock(locking)
+        made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
-                                     passthrough=passthrough, engine_choice=engine)
+                                     passthrough=passthrough, engine=locking.engine)
     if prepared.rendered.wants_lock and not dry_run:
         # Layered images get their layers from the closure the lock records.
         print(f"nixdf: {nixfile} has layered images; writing {api.lock_path(nixfile)} for "
               "their layers", file=sys.stderr)
-        api.lock(api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets))
+        locking = api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets)
+        api.lock(locking)
+        made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine=prepared.engine)
     for shared, images in prepared.shared_tags.items():
@@ -280,7 +286,7 @@ def build(
     if dry_run:
         _print_commands(prepared, nixfile, options)
         return
-    api.build(prepared)
+    api.build(prepared, made)
 
 
 @app.command()

@@ -82,3 +82,32 @@ def test_two_builds_at_once_with_different_package_sets_each_get_their_own(  # t
         made = [ref for _, err in outputs.values() for ref in _own(_package_set_images(err))]
         _remove(engine_env, [tag for _, tag, _ in builds.values()] + made)
 
+
+LAYERED = """{ pkgs, buildLayeredImage }:
+buildLayeredImage {
+  name = "h-engine-once";
+  tag = "TAG";
+  contents = pkgs.hello;
+  config.Cmd = [ "/bin/hello" ];
+}
+"""
+
+
+def test_a_layered_build_makes_the_package_set_image_once(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path: Path) -> None:
+    # It locks, then builds: both need the package set, which is the same image.
+    nixfile = tmp_path / "app" / "Nixfile"
+    nixfile.parent.mkdir()
+    run_id = uuid.uuid4().hex[:12]
+    nixfile.write_text(LAYERED.replace("TAG", run_id))
+    pkgs = _package_set(tmp_path / "pkgs", f"once {run_id}")
+    done = subprocess.run(
+        [sys.executable, "-m", "nixdf", "build", str(nixfile), "--nix-image", offline_image,
+         "--nixpkgs", str(pkgs)], env=engine_env, cwd=ROOT, capture_output=True, text=True)
+    try:
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (nixfile.parent / "Nixfile.lock").exists(), "it locked"
+        assert len(_package_set_images(done.stderr)) == 1, "made more than once"
+        assert run(engine_env, f"h-engine-once:{run_id}").strip() == f"once {run_id}"
+    finally:
+        _remove(engine_env, [f"h-engine-once:{run_id}", *_own(_package_set_images(done.stderr))])
