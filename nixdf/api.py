@@ -488,11 +488,13 @@ class GcPlan(ValueRecord):
     engine: Engine
     nix_image: str
     dockerfile: str
+    builder: str | None = None
 
     def command(self, context: Path, report: Path) -> Command:
         from .engine import output_commands
 
-        [command] = output_commands(self.engine, context, report, cached=False)
+        [command] = output_commands(self.engine, context, report, cached=False,
+                                    builder=self.builder)
         return command
 
 
@@ -504,14 +506,18 @@ class GcReport(ValueRecord):
     after: int
 
 
-def prepare_gc(nix_image: str, keep: int, engine_choice: str = "auto") -> GcPlan:
-    """Collect the garbage of the /nix cache mount that builds on ``nix_image`` share."""
-    from .engine import probe
+def prepare_gc(nix_image: str, keep: int, engine_choice: str = "auto",
+               builder: str | None = None) -> GcPlan:
+    """Collect the garbage of the /nix cache mount that builds on ``nix_image`` share, on
+    ``builder`` (buildx's) when given: each builder has its own cache."""
+    from .engine import PassThrough, check_supported, probe
 
     if not REFERENCE.fullmatch(nix_image):
         raise UsageError(f"--nix-image {nix_image}: not an image reference",
                          hint="NAME[:TAG][@sha256:DIGEST].")
-    return GcPlan(probe(engine_choice), nix_image, render_gc(nix_image, keep))
+    engine = probe(engine_choice)
+    check_supported(engine, PassThrough(builder=builder))
+    return GcPlan(engine, nix_image, render_gc(nix_image, keep), builder)
 
 
 def gc(plan: GcPlan) -> GcReport:
@@ -639,12 +645,14 @@ class LockPlan(ValueRecord):
     external_nixpkgs: ExternalSource | None
     layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
+    builder: str | None = None  # buildx's, the one the image build then runs on
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
 
         return output_commands(self.engine, self.inputs.context, dest,
-                               external_nixpkgs=self.external_nixpkgs, secrets=self.secrets)
+                               external_nixpkgs=self.external_nixpkgs, secrets=self.secrets,
+                               builder=self.builder)
 
     @property
     def sources(self) -> tuple[Command, ...]:
@@ -655,12 +663,15 @@ class LockPlan(ValueRecord):
 
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
-                 engine_choice: str = "auto", secrets: tuple[str, ...] = ()) -> LockPlan:
-    """Have Nix evaluate, in the builder, every image's config and scripts."""
-    from .engine import probe
+                 engine_choice: str = "auto", secrets: tuple[str, ...] = (),
+                 builder: str | None = None) -> LockPlan:
+    """Have Nix evaluate, in the builder (buildx's ``builder`` when given), every image's
+    config and scripts."""
+    from .engine import PassThrough, check_supported, probe
     from .render import render_lock
 
     engine = engine or probe(engine_choice)
+    check_supported(engine, PassThrough(builder=builder))
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     source = _read(nixfile)
@@ -675,7 +686,7 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
     return LockPlan(engine, nixfile, inputs, render_lock(the_plan, attrs, layered),
-                    _lock_key(inputs, options), external, tuple(layered), secrets)
+                    _lock_key(inputs, options), external, tuple(layered), secrets, builder)
 
 
 def lock(prepared: LockPlan) -> Path:

@@ -278,10 +278,15 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
 
 def output_commands(engine: Engine, context: Path, dest: Path, *, cached: bool = True,
                     external_nixpkgs: ExternalSource | None = None,
-                    secrets: tuple[str, ...] = ()) -> tuple[Command, ...]:
-    """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``)."""
+                    secrets: tuple[str, ...] = (),
+                    builder: str | None = None) -> tuple[Command, ...]:
+    """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``),
+    on the same builder as the image builds."""
     commands = list(source_commands(engine, external_nixpkgs))
     argv = [engine.docker, *(["buildx", "build"] if engine.buildx else ["build"])]
+    if builder:
+        check_supported(engine, PassThrough(builder=builder))
+        argv += ["--builder", builder]
     if not cached:
         argv.append("--no-cache")
     for secret in secrets:

@@ -15,6 +15,7 @@ from nixdf.engine import (
     build_env,
     check_supported,
     nixpkgs_image_argv,
+    output_commands,
 )
 from nixdf.errors import UsageError
 from nixdf.plan import ExternalSource
@@ -40,6 +41,19 @@ def test_buildx_loads_the_image_and_names_the_package_set_context() -> None:
 def test_docker_20_10_gets_the_package_set_as_a_local_image() -> None:
     assert nixpkgs_image_argv(LEGACY, PKGS) == (
         "/usr/bin/docker", "build", "-q", "-t", "nixdf-nixpkgs:0123abcd", "-f", "-", "/pkgs")
+
+
+def test_the_lock_and_gc_builds_go_to_the_chosen_builder() -> None:
+    [lock] = output_commands(BUILDX, Path("/ctx"), Path("/out"), external_nixpkgs=PKGS,
+                             secrets=("id=s,src=/s",), builder="remote-ci")
+    assert lock.argv == (
+        "docker", "buildx", "build", "--builder", "remote-ci", "--secret", "id=s,src=/s",
+        "--output", "type=local,dest=/out", "-f", "-",
+        "--build-context", "nixdf-nixpkgs:0123abcd=/pkgs", "/ctx")
+    [gc] = output_commands(BUILDX, Path("/ctx"), Path("/out"), cached=False, builder="remote-ci")
+    assert gc.argv[:6] == ("docker", "buildx", "build", "--builder", "remote-ci", "--no-cache")
+    with pytest.raises(UsageError, match="--builder needs docker buildx"):
+        output_commands(LEGACY, Path("/ctx"), Path("/out"), builder="remote-ci")
 
 
 @pytest.mark.parametrize(("engine", "compat"), [
