@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,10 @@ from .layers import StorePath
 from .parse import parse
 from .plan import (
     COMPAT_TARGETS,
+    EXTERNAL_NIXPKGS,
     SRC_DIR,
     DockerfilePlan,
+    ExternalSource,
     NixCaches,
     Nixpkgs,
     PlanOptions,
@@ -83,7 +85,7 @@ class Rendered(ValueRecord):
     nixfile: Path
     plan: DockerfilePlan
     text: str
-    external_nixpkgs: Path | None
+    external_nixpkgs: ExternalSource | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
 
@@ -153,7 +155,7 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     return _Loaded(source, tree, inputs, key, specs, locked is not None)
 
 
-def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
+def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
     if spec is None:
         return Nixpkgs("tarball", url=defaults.NIXPKGS_URL,
                        sha256=defaults.NIXPKGS_SHA256), None
@@ -174,7 +176,49 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
     if directory.is_relative_to(context):
         relative = directory.relative_to(context).as_posix()
         return Nixpkgs("context", context_path=relative, entry=entry), None
-    return Nixpkgs("external", entry=entry), directory
+    try:
+        image = f"{EXTERNAL_NIXPKGS}:{_content_digest(directory)}"
+    except OSError as err:
+        raise UsageError(f"--nixpkgs {spec}: cannot read {err.filename}: {err.strerror}",
+                         hint="the build needs every file of the package set's directory."
+                         ) from None
+    return Nixpkgs("external", entry=entry, image=image), ExternalSource(image, directory)
+
+
+# Hex digits of the package set's digest in its image's tag: 128 bits.
+_IMAGE_DIGEST_LENGTH = 32
+
+
+def _content_digest(directory: Path) -> str:
+    """A digest of what the package-set image holds: each entry's path, type, mode, and its
+    bytes (a link's target); modes count since Nix keeps a file's executable bit.
+
+    Git's objects are named after their content, so their names and sizes stand for them:
+    a nixpkgs checkout's history is not read at every build.
+    """
+    import hashlib
+    import stat
+
+    def unreadable(err: OSError) -> None:
+        raise err
+
+    digest = hashlib.sha256(b"nixdf-nixpkgs 1\0")
+    for root, dirs, files in os.walk(directory, onerror=unreadable):
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            path = os.path.join(root, name)
+            inside = os.path.relpath(path, directory)
+            info = os.lstat(path)
+            digest.update(os.fsencode(inside) + f"\0{info.st_mode:o}\0".encode())
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(os.fsencode(os.readlink(path)))
+            elif stat.S_ISREG(info.st_mode):
+                digest.update(f"{info.st_size}\0".encode())
+                if not inside.startswith(f".git{os.sep}objects{os.sep}"):
+                    with open(path, "rb") as file:
+                        digest.update(hashlib.file_digest(file, "sha256").digest())
+            digest.update(b"\0")
+    return digest.hexdigest()[:_IMAGE_DIGEST_LENGTH]
 
 
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
@@ -303,8 +347,9 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     return BuildPlan(engine, requests, rendered)
 
 
-def build(prepared: BuildPlan) -> None:
-    """Run every command of the build, the rendered Dockerfile on the builds' stdin.
+def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
+    """Run every command of the build, the rendered Dockerfile on the builds' stdin; those in
+    ``made`` already ran for this build (the lock made the package-set image).
 
     When Nix rejected the Nixfile inside the builder, the error says where, in
     the Nixfile's own terms, rather than only that the build failed.
@@ -312,6 +357,8 @@ def build(prepared: BuildPlan) -> None:
     from .engine import run
 
     for command in prepared.commands:
+        if command in made:
+            continue
         try:
             run(prepared.engine, command, prepared.rendered.text)
         except EngineError as err:
@@ -443,11 +490,13 @@ class GcPlan(ValueRecord):
     engine: Engine
     nix_image: str
     dockerfile: str
+    builder: str | None = None
 
     def command(self, context: Path, report: Path) -> Command:
         from .engine import output_commands
 
-        [command] = output_commands(self.engine, context, report, cached=False)
+        [command] = output_commands(self.engine, context, report, cached=False,
+                                    builder=self.builder)
         return command
 
 
@@ -459,14 +508,18 @@ class GcReport(ValueRecord):
     after: int
 
 
-def prepare_gc(nix_image: str, keep: int, engine_choice: str = "auto") -> GcPlan:
-    """Collect the garbage of the /nix cache mount that builds on ``nix_image`` share."""
-    from .engine import probe
+def prepare_gc(nix_image: str, keep: int, engine_choice: str = "auto",
+               builder: str | None = None) -> GcPlan:
+    """Collect the garbage of the /nix cache mount that builds on ``nix_image`` share, on
+    ``builder`` (buildx's) when given: each builder has its own cache."""
+    from .engine import PassThrough, check_supported, probe
 
     if not REFERENCE.fullmatch(nix_image):
         raise UsageError(f"--nix-image {nix_image}: not an image reference",
                          hint="NAME[:TAG][@sha256:DIGEST].")
-    return GcPlan(probe(engine_choice), nix_image, render_gc(nix_image, keep))
+    engine = probe(engine_choice)
+    check_supported(engine, PassThrough(builder=builder))
+    return GcPlan(engine, nix_image, render_gc(nix_image, keep), builder)
 
 
 def gc(plan: GcPlan) -> GcReport:
@@ -591,24 +644,36 @@ class LockPlan(ValueRecord):
     inputs: NixInputs
     dockerfile: str
     key: str
-    external_nixpkgs: Path | None
+    external_nixpkgs: ExternalSource | None
     layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
+    builder: str | None = None  # buildx's, the one the image build then runs on
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
 
         return output_commands(self.engine, self.inputs.context, dest,
-                               external_nixpkgs=self.external_nixpkgs, secrets=self.secrets)
+                               external_nixpkgs=self.external_nixpkgs, secrets=self.secrets,
+                               builder=self.builder)
+
+    @property
+    def sources(self) -> tuple[Command, ...]:
+        """What it makes that the image build needs too: the package-set image."""
+        from .engine import source_commands
+
+        return source_commands(self.engine, self.external_nixpkgs)
 
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
-                 engine_choice: str = "auto", secrets: tuple[str, ...] = ()) -> LockPlan:
-    """Have Nix evaluate, in the builder, every image's config and scripts."""
-    from .engine import probe
+                 engine_choice: str = "auto", secrets: tuple[str, ...] = (),
+                 builder: str | None = None) -> LockPlan:
+    """Have Nix evaluate, in the builder (buildx's ``builder`` when given), every image's
+    config and scripts."""
+    from .engine import PassThrough, check_supported, probe
     from .render import render_lock
 
     engine = engine or probe(engine_choice)
+    check_supported(engine, PassThrough(builder=builder))
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     source = _read(nixfile)
@@ -623,7 +688,7 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
     return LockPlan(engine, nixfile, inputs, render_lock(the_plan, attrs, layered),
-                    _lock_key(inputs, options), external, tuple(layered), secrets)
+                    _lock_key(inputs, options), external, tuple(layered), secrets, builder)
 
 
 def lock(prepared: LockPlan) -> Path:

@@ -29,6 +29,8 @@ app = typer.Typer(
 EngineOpt = Annotated[str, typer.Option(
     "--engine", help="auto (docker, or podman when there is no docker client), buildx, "
     "docker or podman.")]
+BuilderOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads Optional
+    "--builder", help="The buildx builder instance (every build nixdf runs goes to it).")]
 NixfileArg = Annotated[Path, typer.Argument(help="The Nixfile (default: ./Nixfile).")]
 NixImage = Annotated[str, typer.Option("--nix-image", help="The Nix builder image.",
                                        metavar="REF")]
@@ -208,8 +210,7 @@ def build(
     load: Annotated[bool, typer.Option("--load", help="Load the image into docker (buildx's "
                                        "default here unless --push).")] = False,
     platform: Annotated[Many, typer.Option("--platform", help="Target platform(s).")] = None,
-    builder: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--builder", help="The buildx builder instance.")] = None,
+    builder: BuilderOpt = None,
     cache_from: Annotated[Many, typer.Option("--cache-from", help="External cache source.")
                           ] = None,
     cache_to: Annotated[Many, typer.Option("--cache-to", help="Cache export (buildx).")] = None,
@@ -235,7 +236,7 @@ def build(
 
     Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
-    from .engine import PassThrough
+    from .engine import Command, PassThrough
     from .plan import NETRC_SECRET
 
     secrets = tuple(secret or ())
@@ -250,6 +251,9 @@ def build(
         labels=tuple(label or ()), extra=tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc is not None, per_path)
+    # The lock runs on the engine and builder the build does, and what it makes for the
+    # build (the package-set image) is not made twice.
+    made: tuple[Command, ...] = ()
     try:
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine_choice=engine)
@@ -259,14 +263,20 @@ def build(
         # Config or a script names what only Nix knows: lock first, then render with it.
         print(f"nixdf: {nixfile} needs Nix's values; writing {api.lock_path(nixfile)}",
               file=sys.stderr)
-        api.lock(api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets))
+        locking = api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets,
+                                   builder=builder)
+        api.lock(locking)
+        made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
-                                     passthrough=passthrough, engine_choice=engine)
+                                     passthrough=passthrough, engine=locking.engine)
     if prepared.rendered.wants_lock and not dry_run:
         # Layered images get their layers from the closure the lock records.
         print(f"nixdf: {nixfile} has layered images; writing {api.lock_path(nixfile)} for "
               "their layers", file=sys.stderr)
-        api.lock(api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets))
+        locking = api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets,
+                                   builder=builder)
+        api.lock(locking)
+        made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine=prepared.engine)
     for shared, images in prepared.shared_tags.items():
@@ -280,7 +290,7 @@ def build(
     if dry_run:
         _print_commands(prepared, nixfile, options)
         return
-    api.build(prepared)
+    api.build(prepared, made)
 
 
 @app.command()
@@ -293,8 +303,10 @@ def lock(
     substituter: SubstituterOpt = None,
     trusted_public_key: TrustedKeyOpt = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the Dockerfile that locks instead of running it.")] = False,
+        "--dry-run", help="Print the Dockerfile that locks and its commands instead of "
+        "running them.")] = False,
     engine: EngineOpt = "auto",
+    builder: BuilderOpt = None,
 ) -> None:
     """Have Nix compute each image's config and scripts and keep them in NIXFILE.lock.
 
@@ -307,9 +319,13 @@ def lock(
     Example: nixdf lock examples/hello/Nixfile
     """
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key, False)
-    prepared = api.prepare_lock(nixfile, options, engine_choice=engine)
+    prepared = api.prepare_lock(nixfile, options, engine_choice=engine, builder=builder)
     if dry_run:
+        import shlex
+
         print(prepared.dockerfile)
+        for command in prepared.commands(Path("OUTPUT")):
+            print("# " + shlex.join(command.argv))
         return
     path = api.lock(prepared)
     print(f"nixdf: wrote {path}", file=sys.stderr)
@@ -325,6 +341,7 @@ def gc(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the Dockerfile and the build command instead.")] = False,
     engine: EngineOpt = "auto",
+    builder: BuilderOpt = None,
 ) -> None:
     """Collect the garbage of the /nix cache mount that builds on the builder image share.
 
@@ -336,7 +353,7 @@ def gc(
     """
     import shlex
 
-    plan = api.prepare_gc(nix_image, api.parse_size(keep), engine)
+    plan = api.prepare_gc(nix_image, api.parse_size(keep), engine, builder)
     if dry_run:
         print(plan.dockerfile)
         print("# " + shlex.join(plan.command(Path("CONTEXT"), Path("REPORT")).argv))

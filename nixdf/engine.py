@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EngineError, UsageError
+from .plan import ExternalSource
 
 # Lines of build output kept to find the cause of a failure in.
 _LOG_TAIL = 400
@@ -77,7 +78,7 @@ class BuildRequest:
     context: Path
     target: str | None
     tags: tuple[str, ...]
-    external_nixpkgs: Path | None = None
+    external_nixpkgs: ExternalSource | None = None
     passthrough: PassThrough = PassThrough()
     # The image's created time: BuildKit 0.11+ writes it into the config and history.
     source_date_epoch: int | None = None
@@ -238,8 +239,7 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
         argv += ["--target", request.target]
     for tag in request.tags:
         argv += ["-t", tag]
-    if request.external_nixpkgs is not None and engine.buildx:
-        argv += ["--build-context", f"nixdf-nixpkgs={request.external_nixpkgs}"]
+    argv += _named_context(engine, request.external_nixpkgs)
     argv += options.extra
     argv.append(str(request.context))
     return tuple(argv)
@@ -268,10 +268,7 @@ def check_supported(engine: Engine, options: PassThrough) -> None:
 
 def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]:
     """Every process a build runs, in order (what --dry-run prints)."""
-    commands = []
-    if request.external_nixpkgs is not None and not engine.buildx:
-        commands.append(Command(nixpkgs_image_argv(engine, request.external_nixpkgs),
-                                stdin=NIXPKGS_IMAGE_DOCKERFILE))
+    commands = list(source_commands(engine, request.external_nixpkgs))
     commands.append(Command(build_argv(engine, request), reads_dockerfile=True))
     if request.passthrough.push and not engine.buildx:
         # Neither the built-in builder nor podman build pushes: push what it tagged.
@@ -280,31 +277,48 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
 
 
 def output_commands(engine: Engine, context: Path, dest: Path, *, cached: bool = True,
-                    external_nixpkgs: Path | None = None,
-                    secrets: tuple[str, ...] = ()) -> tuple[Command, ...]:
-    """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``)."""
-    commands = []
-    if external_nixpkgs is not None and not engine.buildx:
-        commands.append(Command(nixpkgs_image_argv(engine, external_nixpkgs),
-                                stdin=NIXPKGS_IMAGE_DOCKERFILE))
+                    external_nixpkgs: ExternalSource | None = None,
+                    secrets: tuple[str, ...] = (),
+                    builder: str | None = None) -> tuple[Command, ...]:
+    """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``),
+    on the same builder as the image builds."""
+    commands = list(source_commands(engine, external_nixpkgs))
     argv = [engine.docker, *(["buildx", "build"] if engine.buildx else ["build"])]
+    if builder:
+        check_supported(engine, PassThrough(builder=builder))
+        argv += ["--builder", builder]
     if not cached:
         argv.append("--no-cache")
     for secret in secrets:
         argv += ["--secret", secret]
     argv += ["--output", f"type=local,dest={dest}", "-f", "-"]
-    if external_nixpkgs is not None and engine.buildx:
-        argv += ["--build-context", f"nixdf-nixpkgs={external_nixpkgs}"]
+    argv += _named_context(engine, external_nixpkgs)
     commands.append(Command((*argv, str(context)), reads_dockerfile=True))
     return tuple(commands)
+
+
+def _named_context(engine: Engine, source: ExternalSource | None) -> list[str]:
+    """buildx gives the directory the name the Dockerfile uses: nothing shared between builds."""
+    if source is None or not engine.buildx:
+        return []
+    return ["--build-context", f"{source.image}={source.path}"]
+
+
+def source_commands(engine: Engine, source: ExternalSource | None) -> tuple[Command, ...]:
+    """Without named build contexts (Docker 20.10, podman) the directory becomes the local
+    image the Dockerfile names, first. Its name is its content's digest, so a build at the
+    same time with another package set makes and reads another image."""
+    if source is None or engine.buildx:
+        return ()
+    return (Command(nixpkgs_image_argv(engine, source), stdin=NIXPKGS_IMAGE_DOCKERFILE),)
 
 
 NIXPKGS_IMAGE_DOCKERFILE = "FROM scratch\nCOPY . /\n"
 
 
-def nixpkgs_image_argv(engine: Engine, source: Path) -> tuple[str, ...]:
+def nixpkgs_image_argv(engine: Engine, source: ExternalSource) -> tuple[str, ...]:
     """Docker 20.10 has no named build contexts: the package set becomes a local image."""
-    return (engine.docker, "build", "-q", "-t", "nixdf-nixpkgs", "-f", "-", str(source))
+    return (engine.docker, "build", "-q", "-t", source.image, "-f", "-", str(source.path))
 
 
 def engine_variables(engine: Engine) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .defaults import DOCKERFILE_SYNTAX
 from .errors import SpecError
@@ -24,7 +25,8 @@ COMPAT_TARGETS = ("docker-20.10", "builtin-frontend")
 MODERN_SYNTAX = DOCKERFILE_SYNTAX
 BUILDER_STAGE = "nix"
 # Where a local package set that lies outside the build context comes from: a
-# named build context (buildx) or a local image nixdf makes first (Docker 20.10).
+# named build context (buildx) or a local image nixdf makes first (Docker 20.10),
+# named EXTERNAL_NIXPKGS:DIGEST after its content (see Nixpkgs.image).
 EXTERNAL_NIXPKGS = "nixdf-nixpkgs"
 # The build secret that carries a netrc for the binary caches, and where RUN sees it.
 NETRC_SECRET = "nix-netrc"
@@ -39,7 +41,9 @@ class Nixpkgs(ValueRecord):
 
     A local package set is its directory (a file's own directory, so the files
     it imports come along), copied to /nixdf/nixpkgs; ``entry`` is the file to
-    import there, empty for the directory's default.nix.
+    import there, empty for the directory's default.nix. An "external" set (outside the
+    build context) is the image ``image`` names, ``nixdf-nixpkgs:DIGEST`` of its content:
+    builds of two different sets at once never name the same image.
     """
 
     kind: str
@@ -47,10 +51,20 @@ class Nixpkgs(ValueRecord):
     sha256: str = ""
     context_path: str = ""
     entry: str = ""
+    image: str = ""
 
     @property
     def path_in_builder(self) -> str:
         return f"/nixdf/nixpkgs/{self.entry}" if self.entry else "/nixdf/nixpkgs"
+
+
+@dataclass(slots=True, repr=False, eq=False)
+class ExternalSource(ValueRecord):
+    """A local directory outside the build context, and the image name the Dockerfile gives
+    it: a named build context (buildx), or a local image of that name nixdf makes first."""
+
+    image: str
+    path: Path
 
 
 @dataclass(slots=True, repr=False, eq=False)

@@ -15,11 +15,14 @@ from nixdf.engine import (
     build_env,
     check_supported,
     nixpkgs_image_argv,
+    output_commands,
 )
 from nixdf.errors import UsageError
+from nixdf.plan import ExternalSource
 
 LEGACY = Engine("/usr/bin/docker", buildx=False, server_version="20.10.24+dfsg1")
 BUILDX = Engine("docker", buildx=True, server_version="27.3.1")
+PKGS = ExternalSource("nixdf-nixpkgs:0123abcd", Path("/pkgs"))
 
 
 def test_legacy_builder_reads_the_dockerfile_on_stdin() -> None:
@@ -29,15 +32,28 @@ def test_legacy_builder_reads_the_dockerfile_on_stdin() -> None:
 
 
 def test_buildx_loads_the_image_and_names_the_package_set_context() -> None:
-    request = BuildRequest(Path("/ctx"), None, ("a:1", "a:latest"), Path("/pkgs"))
+    request = BuildRequest(Path("/ctx"), None, ("a:1", "a:latest"), PKGS)
     assert build_argv(BUILDX, request) == (
         "docker", "buildx", "build", "--load", "-f", "-", "-t", "a:1", "-t", "a:latest",
-        "--build-context", "nixdf-nixpkgs=/pkgs", "/ctx")
+        "--build-context", "nixdf-nixpkgs:0123abcd=/pkgs", "/ctx")
 
 
 def test_docker_20_10_gets_the_package_set_as_a_local_image() -> None:
-    assert nixpkgs_image_argv(LEGACY, Path("/pkgs")) == (
-        "/usr/bin/docker", "build", "-q", "-t", "nixdf-nixpkgs", "-f", "-", "/pkgs")
+    assert nixpkgs_image_argv(LEGACY, PKGS) == (
+        "/usr/bin/docker", "build", "-q", "-t", "nixdf-nixpkgs:0123abcd", "-f", "-", "/pkgs")
+
+
+def test_the_lock_and_gc_builds_go_to_the_chosen_builder() -> None:
+    [lock] = output_commands(BUILDX, Path("/ctx"), Path("/out"), external_nixpkgs=PKGS,
+                             secrets=("id=s,src=/s",), builder="remote-ci")
+    assert lock.argv == (
+        "docker", "buildx", "build", "--builder", "remote-ci", "--secret", "id=s,src=/s",
+        "--output", "type=local,dest=/out", "-f", "-",
+        "--build-context", "nixdf-nixpkgs:0123abcd=/pkgs", "/ctx")
+    [gc] = output_commands(BUILDX, Path("/ctx"), Path("/out"), cached=False, builder="remote-ci")
+    assert gc.argv[:6] == ("docker", "buildx", "build", "--builder", "remote-ci", "--no-cache")
+    with pytest.raises(UsageError, match="--builder needs docker buildx"):
+        output_commands(LEGACY, Path("/ctx"), Path("/out"), builder="remote-ci")
 
 
 @pytest.mark.parametrize(("engine", "compat"), [
@@ -76,7 +92,7 @@ def test_buildx_push_alone_does_not_load() -> None:
 
 def test_without_buildx_push_becomes_docker_push_after_the_build() -> None:
     options = PassThrough(push=True, platforms=("linux/amd64",), build_args=("A=1",))
-    request = BuildRequest(Path("/ctx"), None, ("r/app:1", "r/app:latest"), Path("/p"), options)
+    request = BuildRequest(Path("/ctx"), None, ("r/app:1", "r/app:latest"), PKGS, options)
     commands = build_commands(LEGACY, request)
     assert [c.argv[:3] for c in commands[:2]] == [("/usr/bin/docker", "build", "-q"),
                                                   ("/usr/bin/docker", "build", "--platform")]

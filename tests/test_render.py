@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import dockerfile
@@ -71,8 +73,38 @@ def test_local_nixpkgs_outside_the_context_comes_from_a_named_source(tmp_path: P
     nixfile.write_text('buildImage { name = "x"; }\n')
     rendered = api.render_path(nixfile, api.RenderOptions(nixpkgs=str(ROOT / "examples" /
                                                                       "offline-pkgs")))
-    assert "COPY --from=nixdf-nixpkgs / /nixdf/nixpkgs/" in rendered.text
-    assert rendered.external_nixpkgs == ROOT / "examples" / "offline-pkgs"
+    assert rendered.external_nixpkgs is not None
+    image = rendered.external_nixpkgs.image
+    assert re.fullmatch(r"nixdf-nixpkgs:[0-9a-f]{32}", image)
+    assert f"COPY --from={image} / /nixdf/nixpkgs/" in rendered.text
+    assert rendered.external_nixpkgs.path == ROOT / "examples" / "offline-pkgs"
+
+
+def test_an_outside_package_set_is_named_after_its_content(tmp_path: Path) -> None:
+    # Builds at once with different sets must never name one image (Docker 20.10 makes it
+    # a local image by that name); the same files, wherever they are, share one.
+    nixfile = tmp_path / "app" / "Nixfile"
+    nixfile.parent.mkdir()
+    nixfile.write_text('buildImage { name = "x"; }\n')
+
+    def image(pkgs: Path) -> str:
+        rendered = api.render_path(nixfile, api.RenderOptions(nixpkgs=str(pkgs)))
+        assert rendered.external_nixpkgs is not None
+        return rendered.external_nixpkgs.image
+
+    first = tmp_path / "one"
+    shutil.copytree(ROOT / "examples" / "offline-pkgs", first)
+    same = tmp_path / "two"
+    shutil.copytree(first, same)
+    assert image(first) == image(same)
+    (same / "default.nix").write_text((same / "default.nix").read_text() + " ")
+    assert image(same) != image(first)
+    (same / "default.nix").write_bytes((first / "default.nix").read_bytes())
+    (same / "default.nix").chmod(0o755)  # Nix keeps a file's executable bit
+    assert image(same) != image(first)
+    (same / "default.nix").chmod((first / "default.nix").stat().st_mode)
+    (same / "link").symlink_to("default.nix")
+    assert image(same) != image(first)
 
 
 def test_only_nix_inputs_are_copied(tmp_path: Path) -> None:
