@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import OFFLINE_IMAGE, OFFLINE_PKGS, ROOT
+from .conftest import MODERN, OFFLINE_PKGS, ROOT
 
 LAYERED = """{ pkgs, buildLayeredImage }:
 buildLayeredImage {
@@ -73,45 +73,24 @@ def test_lock_and_gc_take_the_builder(buildx_client: dict[str, str], tmp_path: P
     assert (tmp_path / "argv").read_text().startswith("buildx build --builder far-away ")
 
 
-MODERN_ROOT = Path(os.environ.get("MODERN_DOCKER_ROOT", "/opt/modern-docker"))
-
-
-@pytest.fixture(scope="session")
-def modern_env() -> dict[str, str]:
-    """Docker 26 with buildx beside 20.10 (scripts/modern-engine.sh), the offline builder
-    image loaded into it."""
-    if not (MODERN_ROOT / "usr" / "sbin" / "dockerd").exists():
-        pytest.skip("no Docker 26 unpacked: scripts/modern-engine.sh fetch")
-    script = str(ROOT / "scripts" / "modern-engine.sh")
-    out = subprocess.run([script, "env"], check=True, capture_output=True, text=True).stdout
-    env = dict(os.environ)
-    for line in out.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value.strip("'\"")
-    env.pop("BUILDX_BUILDER", None)
-    present = subprocess.run([env["NIXDF_DOCKER"], "image", "inspect", OFFLINE_IMAGE], env=env,
-                             capture_output=True)
-    if present.returncode != 0:
-        subprocess.run([script, "import"], check=True, capture_output=True)
-    return env
-
-
 @pytest.mark.docker
+@pytest.mark.engines(MODERN)  # builders are buildx's
 @pytest.mark.parametrize("how", ["--builder", "BUILDX_BUILDER"])
-def test_no_engine_run_reaches_another_builder(modern_env: dict[str, str], tmp_path: Path,
-                                               how: str) -> None:
+def test_no_engine_run_reaches_another_builder(engine_env: dict[str, str], offline_image: str,
+                                               tmp_path: Path, how: str) -> None:
     # A builder that does not exist: every run that honours the choice fails at once, and
     # one that went to the default builder instead would lock, and write the lock file.
     nixfile = tmp_path / "app" / "Nixfile"
     nixfile.parent.mkdir()
     nixfile.write_text(LAYERED)
-    env, extra = dict(modern_env), []
+    env, extra = dict(engine_env), []
+    env.pop("BUILDX_BUILDER", None)
     if how == "--builder":
         extra = ["--builder", "h-engine-no-such-builder"]
     else:
         env["BUILDX_BUILDER"] = "h-engine-no-such-builder"
-    done = _nixdf(env, "build", str(nixfile), "--nix-image", OFFLINE_IMAGE,
-                  "--nixpkgs", str(OFFLINE_PKGS), "--compat", "builtin-frontend", *extra)
+    done = _nixdf(env, "build", str(nixfile), "--nix-image", offline_image,
+                  "--nixpkgs", str(OFFLINE_PKGS), *extra)
     assert done.returncode == 3, done.stderr
     assert 'no builder "h-engine-no-such-builder" found' in done.stderr
     assert not (nixfile.parent / "Nixfile.lock").exists(), "the lock ran on another builder"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import OFFLINE_PKGS, ROOT
+from .conftest import LEGACY, OFFLINE_PKGS, ROOT
 from .test_examples import run
 
 pytestmark = pytest.mark.docker
@@ -93,6 +93,7 @@ buildLayeredImage {
 """
 
 
+@pytest.mark.engines(LEGACY)  # buildx takes the set as a named build context: no image
 def test_a_layered_build_makes_the_package_set_image_once(  # type: ignore[no-untyped-def]
         engine_env, offline_image, tmp_path: Path) -> None:
     # It locks, then builds: both need the package set, which is the same image.
