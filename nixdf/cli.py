@@ -37,7 +37,7 @@ NixImage = Annotated[str, typer.Option("--nix-image", help="The Nix builder imag
 NixpkgsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer reads Optional
     "--nixpkgs", metavar="SRC",
     help="What pkgs is: a local directory or file (import SRC {}), or URL#sha256=HASH of a "
-    "tarball. Default: the pinned nixpkgs 24.05 release.")]
+    f"tarball. Default: the pinned nixpkgs {defaults.NIXPKGS_RELEASE} release.")]
 CompatOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--compat", metavar="TARGET", envvar="NIXDF_COMPAT",
     help="docker-20.10: use only Dockerfile syntax 1.2 (no # syntax= line, no COPY --link). "

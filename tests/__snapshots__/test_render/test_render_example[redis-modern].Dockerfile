@@ -3,18 +3,18 @@
 # Build with: docker buildx build --build-arg SOURCE_DATE_EPOCH=1 .
 
 # The Nix builder, pinned by digest. Its /nix seeds the Nix store cache of every build stage.
-FROM nixos/nix:2.31.2@sha256:29fc5fe207f159ceb0143c25c19c774062fee02ce5eda118f3067547b3054894 AS nix
+FROM nixos/nix:2.35.1@sha256:377d4887aca98f0dfa12971c1ea6d6a625a435d8b610d4c95a436843da6fbfd1 AS nix
 
 # redis-build: Nix builds the contents of redis; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
 FROM nix AS redis-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
-RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source=/nix,sharing=locked \
+RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     set -eu; \
     # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
     nix-build --no-out-link --expr ' \
       let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/63dacb46bf939521bdc93981b4cbb7ecb58427a0.tar.gz"; sha256 = "1lr1h35prqkd1mkmzriwlpvxcb34kmhc9dnr48gkm8hh089hifmx"; }; \
+        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
         nixpkgs = import nixpkgsSource { }; \
         image = name: { inherit name; value = args: args; }; \
         builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
