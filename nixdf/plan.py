@@ -127,6 +127,9 @@ class BuildStage(ValueRecord):
     # with the build's time, a layer that differs at every build. Empty: none, or left to
     # WORKDIR (on a fromImage base, whose own directory of that name must stay as it is).
     working_dir: tuple[str, ...] = ()
+    # buildImage on another image of the Nixfile: that image's stage, whose store paths
+    # this image's layer leaves out, as buildImage leaves out what its fromImage holds.
+    base: str | None = None
 
     @property
     def per_path(self) -> bool:
@@ -173,7 +176,8 @@ class ImageStage(ValueRecord):
 
 @dataclass(slots=True, repr=False, eq=False)
 class DockerfilePlan(ValueRecord):
-    """The whole Dockerfile: its header, the build stages and the image stages, in order."""
+    """The whole Dockerfile: its header, the build stages and the image stages, in order
+    (``builds[i]`` builds ``images[i]``; a base comes before the images on it)."""
 
     syntax: str | None
     link: bool
@@ -226,7 +230,9 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                                  nix_db, spec.nix_db_owner, spec.nix2container,
                                  spec.explicit_layers, splits,
                                  _working_dir(spec.config.working_dir) if base == "scratch"
-                                 else ()))
+                                 else (),
+                                 base if spec.from_attr and not spec.layered
+                                 and not spec.nix2container else None))
         tidy = base == "scratch" and bool(spec.scripts)
         explicit = tuple(f"/out/n2c/{n}/" for n in range(1, len(spec.explicit_layers) + 1))
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,

@@ -62,11 +62,24 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
+# hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
+FROM scratch AS hello
+COPY --from=hello-build /out/root/ /
+ENV GREETING_LANG="en" \
+    PATH="/bin"
+LABEL "org.opencontainers.image.description"="greets 65534:65534" \
+    "org.opencontainers.image.title"="hello" \
+    "org.opencontainers.image.version"="1.0"
+EXPOSE 8080/tcp
+STOPSIGNAL "SIGINT"
+USER "65534:65534"
+ENTRYPOINT ["/bin/hello"]
+
 # shell-build: Nix builds the contents of shell; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
 FROM nix AS shell-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
-RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source=/nix,sharing=locked \
+RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source=/nix,sharing=locked --mount=type=bind,from=hello,target=/nixdf/base \
     set -eu; \
     # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
     nix-build --no-out-link --expr ' \
@@ -96,8 +109,11 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     touch /nixdf/closure; \
     if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
     mkdir -p /out/root; \
-    if [ -s /nixdf/closure ]; then mkdir -p /out/root/nix/store; fi; \
-    while read -r path; do cp -a "$path" /out/root/nix/store/; done < /nixdf/closure; \
+    # Less what the base image hello holds already, as buildImage leaves out what its
+    # fromImage's layers have: this layer is what the image adds.
+    while read -r path; do \
+      if [ ! -e "/nixdf/base/nix/store/${path##*/}" ] && [ ! -L "/nixdf/base/nix/store/${path##*/}" ]; then mkdir -p /out/root/nix/store; cp -a "$path" /out/root/nix/store/; fi; \
+    done < /nixdf/closure; \
     # Each item of contents is copied into the root, as buildImage's rsync does.
     while read -r path; do \
       rm -rf /nixdf/item; mkdir /nixdf/item; cp -a "$path/." /nixdf/item/; \
@@ -117,10 +133,15 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     # Owned by root, /nix and /nix/store read-only, as buildImage makes them.
     chown -hR 0:0 /out/root; \
     if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
+    # Where the base has them, /nix and /nix/store keep its owner and mode, as buildImage adds
+    # no entry for them then.
+    for dir in nix nix/store; do \
+      if [ -d "/out/root/$dir" ] && [ -d "/nixdf/base/$dir" ]; then chown "$(stat -c %u:%g "/nixdf/base/$dir")" "/out/root/$dir"; chmod "$(stat -c %a "/nixdf/base/$dir")" "/out/root/$dir"; fi; \
+    done; \
     # For the image's scripts: its store (hard links) plus the builder's shell and
     # core tools with their closures, mounted over /nix in the image stage.
     mkdir -p /out/run/store /out/run/.nixdf/bin; \
-    if [ -d /out/root/nix/store ]; then cp -al /out/root/nix/store/. /out/run/store/; fi; \
+    while read -r path; do cp -a "$path" /out/run/store/; done < /nixdf/closure; \
     : > /nixdf/tools; \
     for tool in sh basename cat chgrp chmod chown cp cut date dirname echo env false find grep head id install ln ls mkdir mktemp mv printf readlink rm rmdir sed sleep sort stat tail tee test touch tr true uniq wc xargs; do \
       found=; \
@@ -136,19 +157,6 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     [ -e /out/run/.nixdf/bin/sh ] || { echo "nixdf: the builder image has no sh for runAsRoot" >&2; exit 1; }; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
-
-# hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
-FROM scratch AS hello
-COPY --from=hello-build /out/root/ /
-ENV GREETING_LANG="en" \
-    PATH="/bin"
-LABEL "org.opencontainers.image.description"="greets 65534:65534" \
-    "org.opencontainers.image.title"="hello" \
-    "org.opencontainers.image.version"="1.0"
-EXPOSE 8080/tcp
-STOPSIGNAL "SIGINT"
-USER "65534:65534"
-ENTRYPOINT ["/bin/hello"]
 
 # shell: the image nixdf/hello-shell:1.0: hello, then the closure and root from shell-build, and its config.
 FROM hello AS shell
