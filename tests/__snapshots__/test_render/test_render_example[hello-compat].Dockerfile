@@ -158,12 +158,75 @@ RUN --mount=type=cache,id=nixdf-nix-29fc5fe207f159ce,target=/nix,from=nix,source
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
-# shell: the image nixdf/hello-shell:1.0: hello, then the closure and root from shell-build, and its config.
-FROM hello AS shell
-COPY --from=shell-build /out/root/ /
-# Scripts run as root whatever the base's user: only Env is inherited from a fromImage.
+# shell-scripts: extraCommands as root at / over the image root on hello, with a
+# shell from the builder mounted over /nix for each step only. The image itself stays on its
+# base, with the base's user: it takes only what changed here, from shell-tidy.
+FROM hello AS shell-scripts
 USER 0:0
-# extraCommands, as root, with a shell from the builder mounted over /nix for this step only.
+WORKDIR /
+COPY --from=shell-build /out/root/ /
 RUN --mount=type=bind,from=shell-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p etc\necho \"hello-shell\" > etc/motd\n"]
+
+# shell-tidy: what the root and the scripts added to hello or changed in it, as one layer,
+# without the empty mount points a RUN leaves behind and with every timestamp
+# 1970-01-01T00:00:01Z, as dockerTools writes its layers. A layer adds and never
+# deletes: what the scripts removed from the base stops the build instead.
+FROM nix AS shell-tidy
+RUN --mount=type=bind,from=hello,target=/nixdf/base --mount=type=bind,from=shell-scripts,target=/nixdf/scripted --mount=type=bind,from=shell-build,source=/out/root,target=/nixdf/root \
+    set -eu; \
+    list() { (cd "$1" && find . -exec stat -c '%F|%f|%u|%g|%s|%y|%z|%n' {} +); }; \
+    list /nixdf/base > /nixdf/base.list; \
+    list /nixdf/scripted > /nixdf/scripted.list; \
+    # Set differences with sort and uniq, which every builder has: a line twice in one list
+    # and once in the other is in both.
+    cut -d'|' -f1,8- /nixdf/base.list > /nixdf/base.names; \
+    cut -d'|' -f1,8- /nixdf/scripted.list > /nixdf/scripted.names; \
+    sort /nixdf/scripted.names /nixdf/scripted.names /nixdf/base.names | uniq -u | cut -d'|' -f2- > /nixdf/gone; \
+    if [ -s /nixdf/gone ]; then \
+      echo "nixdf: extraCommands of shell removed from its fromImage (or made into another kind of file) what a layer on it cannot remove, as a Dockerfile COPY only adds:" >&2; \
+      sed 's|^\.|  |' /nixdf/gone | head -n 20 >&2; \
+      echo "hint: remove them in the base image instead, or leave them in place" >&2; \
+      exit 1; \
+    fi; \
+    # A change gives an entry a new ctime, but so may the engine's snapshots: an entry whose
+    # kind, mode, owner, size and mtime are the base's is new only if its target or bytes are.
+    sort /nixdf/base.list /nixdf/base.list /nixdf/scripted.list | uniq -u | cut -d'|' -f1-6,8- > /nixdf/new; \
+    cut -d'|' -f1-6,8- /nixdf/base.list > /nixdf/base.same; \
+    sort /nixdf/base.same /nixdf/base.same /nixdf/new | uniq -u > /nixdf/differ; \
+    sort /nixdf/differ /nixdf/differ /nixdf/new | uniq -u > /nixdf/alike; \
+    cut -d'|' -f7- /nixdf/differ > /nixdf/changed; \
+    while IFS='|' read -r kind mode uid gid size mtime name; do \
+      case "$kind" in \
+        "regular file"|"regular empty file") [ "$(sha256sum < "/nixdf/base/$name")" = "$(sha256sum < "/nixdf/scripted/$name")" ] || echo "$name" ;; \
+        "symbolic link") [ "$(readlink "/nixdf/base/$name")" = "$(readlink "/nixdf/scripted/$name")" ] || echo "$name" ;; \
+      esac; \
+    done < /nixdf/alike >> /nixdf/changed; \
+    sort -o /nixdf/changed /nixdf/changed; \
+    # A directory of the base with something new in it: the directory alone, its owner and mode
+    # as the scripts left them; anything new: copied whole.
+    like() { chown "$(stat -c %u:%g "/nixdf/scripted/$1")" "/out/$1"; chmod "$(stat -c %a "/nixdf/scripted/$1")" "/out/$1"; }; \
+    dir() { [ -d "/out/$1" ] || { dir "${1%/*}"; mkdir "/out/$1"; like "$1"; }; }; \
+    mkdir /out; like .; \
+    while IFS= read -r name; do \
+      if [ -e "/out/$name" ] || [ -L "/out/$name" ]; then continue; fi; \
+      dir "${name%/*}"; \
+      if [ -d "/nixdf/scripted/$name" ] && [ ! -L "/nixdf/scripted/$name" ] && [ -d "/nixdf/base/$name" ] && [ ! -L "/nixdf/base/$name" ]; then dir "$name"; \
+      else cp -a "/nixdf/scripted/$name" "/out/$name"; fi; \
+    done < /nixdf/changed; \
+    for file in etc/hostname etc/hosts etc/resolv.conf; do \
+      if [ ! -e "/nixdf/root/$file" ] && [ ! -e "/nixdf/base/$file" ] && [ ! -L "/nixdf/base/$file" ] && [ -f "/out/$file" ] && [ ! -s "/out/$file" ]; then rm "/out/$file"; fi; \
+    done; \
+    # An empty mount point the base lacks goes; one the base has goes if only its times changed.
+    for dir in dev etc nix proc run sys; do \
+      if [ -d "/out/$dir" ] && [ ! -L "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ] && [ ! -e "/nixdf/root/$dir" ]; then \
+        if [ ! -e "/nixdf/base/$dir" ] && [ ! -L "/nixdf/base/$dir" ]; then rmdir "/out/$dir"; \
+        elif [ "$(stat -c %F%a%u%g "/nixdf/base/$dir")" = "$(stat -c %F%a%u%g "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
+      fi; \
+    done; \
+    find /out -exec touch -h -d @1 {} +
+
+# shell: the image nixdf/hello-shell:1.0: hello, then the closure, the root and what the scripts made, and its config.
+FROM hello AS shell
+COPY --from=shell-tidy /out/ /
 ENTRYPOINT ["/bin/sh", "-c"]
 CMD ["cat /etc/motd; hello"]
