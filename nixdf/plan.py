@@ -234,7 +234,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                                  spec.explicit_layers, splits,
                                  _working_dir(spec.config.working_dir) if base == "scratch"
                                  else (),
-                                 base if spec.from_attr and not spec.layered
+                                 base=base if spec.from_attr and not spec.layered
                                  and not spec.nix2container else None))
         tidy = bool(spec.scripts)
         explicit = tuple(f"/out/n2c/{n}/" for n in range(1, len(spec.explicit_layers) + 1))
