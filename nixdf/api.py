@@ -321,9 +321,9 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     rendered = render_path(nixfile, options)
     images = {image.name: image for image in rendered.plan.images}
-    in_place = [i.name for i in images.values() if i.scripts and not i.tidy_stage]
-    if engine.podman and in_place:
-        raise UsageError(f"{in_place[0]}: scripts on a fromImage base cannot run under podman yet",
+    on_base = [i.name for i in images.values() if i.scripts and i.base != "scratch"]
+    if engine.podman and on_base:
+        raise UsageError(f"{on_base[0]}: scripts on a fromImage base cannot run under podman yet",
                          hint="podman's buildah drops /nix after a step that mounts over it; "
                          "build this image with docker.")
     if target is not None and target not in images:

@@ -141,6 +141,9 @@ class BuildStage(ValueRecord):
     # with the build's time, a layer that differs at every build. Empty: none, or left to
     # WORKDIR (on a fromImage base, whose own directory of that name must stay as it is).
     working_dir: tuple[str, ...] = ()
+    # buildImage on another image of the Nixfile: that image's stage, whose store paths
+    # this image's layer leaves out, as buildImage leaves out what its fromImage holds.
+    base: str | None = None
 
     @property
     def per_path(self) -> bool:
@@ -157,9 +160,12 @@ class BuildStage(ValueRecord):
 class ImageStage(ValueRecord):
     """The image itself: a base, the staged root, scripts run as root, config.
 
-    On a scratch base, scripts run in a stage of their own and a tidy stage
-    copies the result into one reproducible layer, without the empty mount
-    points BuildKit leaves behind a RUN; on another base they run in place.
+    Scripts run in a stage of their own and a tidy stage copies the root and
+    what they made into one reproducible layer, without the empty mount points
+    BuildKit leaves behind a RUN. On a fromImage base that stage starts from the
+    base and the layer holds what changed there: the image itself never switches
+    to root, so it keeps the user the base says, which nixdf cannot know when
+    the base is an image reference.
     """
 
     name: str
@@ -187,7 +193,8 @@ class ImageStage(ValueRecord):
 
 @dataclass(slots=True, repr=False, eq=False)
 class DockerfilePlan(ValueRecord):
-    """The whole Dockerfile: its header, the build stages and the image stages, in order."""
+    """The whole Dockerfile: its header, the build stages and the image stages, in order
+    (``builds[i]`` builds ``images[i]``; a base comes before the images on it)."""
 
     syntax: str | None
     link: bool
@@ -240,18 +247,19 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
                                  nix_db, spec.nix_db_owner, spec.nix2container,
                                  spec.explicit_layers, splits,
                                  _working_dir(spec.config.working_dir) if base == "scratch"
-                                 else ()))
-        tidy = base == "scratch" and bool(spec.scripts)
+                                 else (),
+                                 base=base if spec.from_attr and not spec.layered
+                                 and not spec.nix2container else None))
+        tidy = bool(spec.scripts)
         explicit = tuple(f"/out/n2c/{n}/" for n in range(1, len(spec.explicit_layers) + 1))
         images.append(ImageStage(stage, f"{spec.name}:{spec.tag}", base, build, spec.scripts,
                                  spec.config, f"{stage}-scripts" if tidy else None,
                                  f"{stage}-tidy" if tidy else None, layers, spec.created,
                                  spec.mtime, explicit, nix_db == "layer",
                                  spec.nix2container and base != "scratch", spec.platform))
-        # The explicit and store layers, the root, the database's, and on another base each
-        # script run in place.
+        # The explicit and store layers, the root (with what the scripts made), the database's.
         layer_count[stage] = (base_layers + len(explicit) + len(layers) + 1
-                              + (nix_db == "layer") + (0 if tidy else len(spec.scripts)))
+                              + (nix_db == "layer"))
     return DockerfilePlan(
         syntax=None if options.compat else MODERN_SYNTAX,
         link=options.compat != COMPAT_TARGETS[0],

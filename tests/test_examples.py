@@ -111,7 +111,8 @@ def test_two_images_targets_and_dirlinks(engine_env, offline_image) -> None:  # 
     assert tree["bin"].isdir() and tree["bin/hello"].isfile(), (
         "a symlinked directory in copyToRoot becomes a real one, as buildImage's rsync -k")
     assert run(engine_env, "nixdf/hello-shell:1.0") == "hello-shell\nHello from nixdf\n"
-    assert config(engine_env, "nixdf/hello-shell:1.0")["User"] == "0:0"
+    # Its extraCommands ran as root; it runs as the user of hello, its base.
+    assert config(engine_env, "nixdf/hello-shell:1.0")["User"] == "65534:65534"
 
 
 def test_target_dry_run_and_unknown_target(engine_env, offline_image) -> None:  # type: ignore[no-untyped-def]

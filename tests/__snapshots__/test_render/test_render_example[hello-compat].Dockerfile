@@ -62,11 +62,24 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
+# hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
+FROM scratch AS hello
+COPY --from=hello-build /out/root/ /
+ENV GREETING_LANG="en" \
+    PATH="/bin"
+LABEL "org.opencontainers.image.description"="greets 65534:65534" \
+    "org.opencontainers.image.title"="hello" \
+    "org.opencontainers.image.version"="1.0"
+EXPOSE 8080/tcp
+STOPSIGNAL "SIGINT"
+USER "65534:65534"
+ENTRYPOINT ["/bin/hello"]
+
 # shell-build: Nix builds the contents of shell; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
 FROM nix AS shell-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
-RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
+RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked --mount=type=bind,from=hello,target=/nixdf/base \
     set -eu; \
     # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
     nix-build --no-out-link --expr ' \
@@ -96,8 +109,11 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     touch /nixdf/closure; \
     if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
     mkdir -p /out/root; \
-    if [ -s /nixdf/closure ]; then mkdir -p /out/root/nix/store; fi; \
-    while read -r path; do cp -a "$path" /out/root/nix/store/; done < /nixdf/closure; \
+    # Less what the base image hello holds already, as buildImage leaves out what its
+    # fromImage's layers have: this layer is what the image adds.
+    while read -r path; do \
+      if [ ! -e "/nixdf/base/nix/store/${path##*/}" ] && [ ! -L "/nixdf/base/nix/store/${path##*/}" ]; then mkdir -p /out/root/nix/store; cp -a "$path" /out/root/nix/store/; fi; \
+    done < /nixdf/closure; \
     # Each item of contents is copied into the root, as buildImage's rsync does.
     while read -r path; do \
       rm -rf /nixdf/item; mkdir /nixdf/item; cp -a "$path/." /nixdf/item/; \
@@ -117,10 +133,15 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     # Owned by root, /nix and /nix/store read-only, as buildImage makes them.
     chown -hR 0:0 /out/root; \
     if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
+    # Where the base has them, /nix and /nix/store keep its owner and mode, as buildImage adds
+    # no entry for them then.
+    for dir in nix nix/store; do \
+      if [ -d "/out/root/$dir" ] && [ -d "/nixdf/base/$dir" ]; then chown "$(stat -c %u:%g "/nixdf/base/$dir")" "/out/root/$dir"; chmod "$(stat -c %a "/nixdf/base/$dir")" "/out/root/$dir"; fi; \
+    done; \
     # For the image's scripts: its store (hard links) plus the builder's shell and
     # core tools with their closures, mounted over /nix in the image stage.
     mkdir -p /out/run/store /out/run/.nixdf/bin; \
-    if [ -d /out/root/nix/store ]; then cp -al /out/root/nix/store/. /out/run/store/; fi; \
+    while read -r path; do cp -a "$path" /out/run/store/; done < /nixdf/closure; \
     : > /nixdf/tools; \
     for tool in sh basename cat chgrp chmod chown cp cut date dirname echo env false find grep head id install ln ls mkdir mktemp mv printf readlink rm rmdir sed sleep sort stat tail tee test touch tr true uniq wc xargs; do \
       found=; \
@@ -137,25 +158,75 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
     find /out -exec touch -h -d @1 {} +
 
-# hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
-FROM scratch AS hello
-COPY --from=hello-build /out/root/ /
-ENV GREETING_LANG="en" \
-    PATH="/bin"
-LABEL "org.opencontainers.image.description"="greets 65534:65534" \
-    "org.opencontainers.image.title"="hello" \
-    "org.opencontainers.image.version"="1.0"
-EXPOSE 8080/tcp
-STOPSIGNAL "SIGINT"
-USER "65534:65534"
-ENTRYPOINT ["/bin/hello"]
-
-# shell: the image nixdf/hello-shell:1.0: hello, then the closure and root from shell-build, and its config.
-FROM hello AS shell
-COPY --from=shell-build /out/root/ /
-# Scripts run as root whatever the base's user: only Env is inherited from a fromImage.
+# shell-scripts: extraCommands as root at / over the image root on hello, with a
+# shell from the builder mounted over /nix for each step only. The image itself stays on its
+# base, with the base's user: it takes only what changed here, from shell-tidy.
+FROM hello AS shell-scripts
 USER 0:0
-# extraCommands, as root, with a shell from the builder mounted over /nix for this step only.
+WORKDIR /
+COPY --from=shell-build /out/root/ /
 RUN --mount=type=bind,from=shell-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p etc\necho \"hello-shell\" > etc/motd\n"]
+
+# shell-tidy: what the root and the scripts added to hello or changed in it, as one layer,
+# without the empty mount points a RUN leaves behind and with every timestamp
+# 1970-01-01T00:00:01Z, as dockerTools writes its layers. A layer adds and never
+# deletes: what the scripts removed from the base stops the build instead.
+FROM nix AS shell-tidy
+RUN --mount=type=bind,from=hello,target=/nixdf/base --mount=type=bind,from=shell-scripts,target=/nixdf/scripted --mount=type=bind,from=shell-build,source=/out/root,target=/nixdf/root \
+    set -eu; \
+    list() { (cd "$1" && find . -exec stat -c '%F|%f|%u|%g|%s|%y|%z|%n' {} +); }; \
+    list /nixdf/base > /nixdf/base.list; \
+    list /nixdf/scripted > /nixdf/scripted.list; \
+    # Set differences with sort and uniq, which every builder has: a line twice in one list
+    # and once in the other is in both.
+    cut -d'|' -f1,8- /nixdf/base.list > /nixdf/base.names; \
+    cut -d'|' -f1,8- /nixdf/scripted.list > /nixdf/scripted.names; \
+    sort /nixdf/scripted.names /nixdf/scripted.names /nixdf/base.names | uniq -u | cut -d'|' -f2- > /nixdf/gone; \
+    if [ -s /nixdf/gone ]; then \
+      echo "nixdf: extraCommands of shell removed from its fromImage (or made into another kind of file) what a layer on it cannot remove, as a Dockerfile COPY only adds:" >&2; \
+      sed 's|^\.|  |' /nixdf/gone | head -n 20 >&2; \
+      echo "hint: remove them in the base image instead, or leave them in place" >&2; \
+      exit 1; \
+    fi; \
+    # A change gives an entry a new ctime, but so may the engine's snapshots: an entry whose
+    # kind, mode, owner, size and mtime are the base's is new only if its target or bytes are.
+    sort /nixdf/base.list /nixdf/base.list /nixdf/scripted.list | uniq -u | cut -d'|' -f1-6,8- > /nixdf/new; \
+    cut -d'|' -f1-6,8- /nixdf/base.list > /nixdf/base.same; \
+    sort /nixdf/base.same /nixdf/base.same /nixdf/new | uniq -u > /nixdf/differ; \
+    sort /nixdf/differ /nixdf/differ /nixdf/new | uniq -u > /nixdf/alike; \
+    cut -d'|' -f7- /nixdf/differ > /nixdf/changed; \
+    while IFS='|' read -r kind mode uid gid size mtime name; do \
+      case "$kind" in \
+        "regular file"|"regular empty file") [ "$(sha256sum < "/nixdf/base/$name")" = "$(sha256sum < "/nixdf/scripted/$name")" ] || echo "$name" ;; \
+        "symbolic link") [ "$(readlink "/nixdf/base/$name")" = "$(readlink "/nixdf/scripted/$name")" ] || echo "$name" ;; \
+      esac; \
+    done < /nixdf/alike >> /nixdf/changed; \
+    sort -o /nixdf/changed /nixdf/changed; \
+    # A directory of the base with something new in it: the directory alone, its owner and mode
+    # as the scripts left them; anything new: copied whole.
+    like() { chown "$(stat -c %u:%g "/nixdf/scripted/$1")" "/out/$1"; chmod "$(stat -c %a "/nixdf/scripted/$1")" "/out/$1"; }; \
+    dir() { [ -d "/out/$1" ] || { dir "${1%/*}"; mkdir "/out/$1"; like "$1"; }; }; \
+    mkdir /out; like .; \
+    while IFS= read -r name; do \
+      if [ -e "/out/$name" ] || [ -L "/out/$name" ]; then continue; fi; \
+      dir "${name%/*}"; \
+      if [ -d "/nixdf/scripted/$name" ] && [ ! -L "/nixdf/scripted/$name" ] && [ -d "/nixdf/base/$name" ] && [ ! -L "/nixdf/base/$name" ]; then dir "$name"; \
+      else cp -a "/nixdf/scripted/$name" "/out/$name"; fi; \
+    done < /nixdf/changed; \
+    for file in etc/hostname etc/hosts etc/resolv.conf; do \
+      if [ ! -e "/nixdf/root/$file" ] && [ ! -e "/nixdf/base/$file" ] && [ ! -L "/nixdf/base/$file" ] && [ -f "/out/$file" ] && [ ! -s "/out/$file" ]; then rm "/out/$file"; fi; \
+    done; \
+    # An empty mount point the base lacks goes; one the base has goes if only its times changed.
+    for dir in dev etc nix proc run sys; do \
+      if [ -d "/out/$dir" ] && [ ! -L "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ] && [ ! -e "/nixdf/root/$dir" ]; then \
+        if [ ! -e "/nixdf/base/$dir" ] && [ ! -L "/nixdf/base/$dir" ]; then rmdir "/out/$dir"; \
+        elif [ "$(stat -c %F%a%u%g "/nixdf/base/$dir")" = "$(stat -c %F%a%u%g "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
+      fi; \
+    done; \
+    find /out -exec touch -h -d @1 {} +
+
+# shell: the image nixdf/hello-shell:1.0: hello, then the closure, the root and what the scripts made, and its config.
+FROM hello AS shell
+COPY --from=shell-tidy /out/ /
 ENTRYPOINT ["/bin/sh", "-c"]
 CMD ["cat /etc/motd; hello"]
