@@ -382,4 +382,10 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
 
 
 def main() -> None:
+    # A run is one short process whose many objects are mostly an acyclic syntax tree: the
+    # cycle collector, walking them again and again, found nothing to free and took 3/4 of
+    # rendering a 5 MB Nixfile (17 s against 4 s, the same peak memory).
+    import gc
+
+    gc.disable()
     app()
