@@ -10,7 +10,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import defaults
 from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
-from .inputs import NixInputs, nix_inputs
+from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
 from .parse import parse
 from .plan import (
@@ -133,7 +133,7 @@ def _read(nixfile: Path) -> str:
     if not nixfile.is_file():
         raise UsageError(f"{nixfile}: no such Nixfile",
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
-    return nixfile.read_text(encoding="utf-8")
+    return read_nix(nixfile, _display_name(nixfile))
 
 
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
@@ -195,11 +195,18 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename: a reader sees the old file or the new one, never half."""
+    """Write, fsync, rename: a reader sees the old file or the new one, never half; a file
+    that cannot be written is an error that names it and says why, and leaves nothing."""
     import tempfile
 
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    shown, path = path, path.resolve()
+    if path.is_dir():
+        raise UsageError(f"{shown}: is a directory, not a file nixdf can write",
+                         hint="name the file to write, e.g. -o DIR/Dockerfile.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise _unwritable(shown, path, err) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -210,23 +217,39 @@ def write_atomic(path: Path, text: str) -> None:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as err:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _unwritable(shown, path, err) from None
         raise
+
+
+def _unwritable(shown: Path, path: Path, err: OSError) -> UsageError:
+    import errno
+
+    hint = {errno.ENOENT: f"the directory {path.parent} does not exist: create it first.",
+            errno.ENOTDIR: f"{path.parent} is not a directory.",
+            errno.EROFS: f"{path.parent} is on a read-only file system.",
+            errno.EACCES: f"you may not create files in {path.parent}.",
+            errno.ENOSPC: "the file system is full."}.get(err.errno or 0)
+    return UsageError(f"{shown}: cannot write it: {err.strerror}", hint=hint)
 
 
 def staleness(path: Path, text: str) -> str:
     """A unified diff from the file at ``path`` to ``text``; empty when it is up to date."""
     try:
-        current = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        current = ""
+        data = b""
     except OSError as err:
         raise UsageError(f"{path}: cannot read it: {err.strerror}") from None
-    if current == text:
+    if data == text.encode():
         return ""
     import difflib
 
+    # A file that is not UTF-8 is stale all the same; its diff shows U+FFFD for the bytes.
+    current = data.decode("utf-8", errors="replace")
     name = _display_name(path)
     return "".join(difflib.unified_diff(current.splitlines(keepends=True),
                                         text.splitlines(keepends=True),
@@ -354,7 +377,7 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
                 failure.column + 1)
     located = NixEvalError(f"Nix: {failure.message}", span, hint)
     if path.is_file():
-        located.with_source(path.read_text(encoding="utf-8"))
+        located.with_source(path.read_text(encoding="utf-8", errors="replace"))
     return located
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import syntax as s
-from .errors import NixdfError, SpecError
+from .errors import NixdfError, NixSyntaxError, Span, SpecError, UsageError
 from .record import ValueRecord
 
 
@@ -139,7 +139,7 @@ def nix_inputs(nixfile: Path, tree: s.Expr,
         source_file = current / "default.nix" if current.is_dir() else current
         if source_file.suffix != ".nix" or not source_file.is_file():
             continue
-        text = source_file.read_text(encoding="utf-8")
+        text = read_nix(source_file, _display(source_file, here))
         try:
             imported = parse(text, _display(source_file, here))
             pending += _referenced(imported, source_file.parent, text)
@@ -148,6 +148,32 @@ def nix_inputs(nixfile: Path, tree: s.Expr,
             raise err.with_source(text) from None
     context = _build_context(here, references)
     return NixInputs(context, _relative(nixfile, context), _outermost(found, context))
+
+
+def read_nix(path: Path, shown: str) -> str:
+    """The text of a Nix file, which must be UTF-8; ``shown`` names it in errors.
+
+    Nix itself copies any byte of a string as it is, but what nixdf makes of one is
+    text: a Dockerfile, an image's JSON config. Rather than guess what a Latin-1 byte
+    meant, nixdf points at the first byte that is not UTF-8.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"{shown}: cannot read it: {err.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = err.start
+        line_start = data.rfind(b"\n", 0, bad) + 1
+        line = data.count(b"\n", 0, bad) + 1
+        column = len(data[line_start:bad].decode("utf-8")) + 1
+        error = NixSyntaxError(f"byte 0x{data[bad]:02x} is not UTF-8 text",
+                               Span(shown, line, column, line, column + 1),
+                               hint="nixdf reads Nix files as UTF-8 (what it writes from them, "
+                               "a Dockerfile and image configs, is UTF-8): save the file as "
+                               "UTF-8, e.g. from Latin-1 with `iconv -f latin1 -t utf-8`.")
+        raise error.with_source(data.decode("utf-8", errors="replace")) from None
 
 
 def _build_context(here: Path, references: list[_Reference]) -> Path:

@@ -213,3 +213,82 @@ def test_auto_uses_podman_when_there_is_no_docker_client(
                                  "--dry-run"])
     assert result.exit_code == 0, result.stderr
     assert "| podman build -f - -t redis:latest " in result.stdout
+
+
+# --- ordinary mistakes: exit 2 with the path and the reason, never a traceback -------------
+
+def _refused(result, *words: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_a_nixfile_that_is_not_utf8_is_located(tmp_path: Path, runner: CliRunner,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("Nixfile").write_bytes(b'buildImage {\n  name = "x";\n'
+                                b'  config.Env = [ "A=caf\xe9" ];\n}\n')
+    result = runner.invoke(app, ["render", "-o", "Dockerfile"])
+    _refused(result, "Nixfile:3:24: error: byte 0xe9 is not UTF-8 text", "iconv")
+    assert result.stderr.splitlines()[2] == " " * 27 + "^"
+    assert not Path("Dockerfile").exists()
+
+
+def test_an_imported_file_that_is_not_utf8_is_located(tmp_path: Path,
+                                                     runner: CliRunner) -> None:
+    (tmp_path / "env.nix").write_bytes(b'[\n  "A=\xff"\n]\n')
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x"; config.Env = import ./env.nix; }\n')
+    _refused(runner.invoke(app, ["render", str(nixfile)]),
+             "env.nix:2:6: error: byte 0xff is not UTF-8 text")
+
+
+def test_render_into_a_folder_that_does_not_exist(tmp_path: Path, runner: CliRunner) -> None:
+    out = tmp_path / "missing" / "Dockerfile"
+    result = runner.invoke(app, ["render", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "-o", str(out)])
+    _refused(result, str(out), "No such file or directory", "does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_onto_a_directory(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["render", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "-o", str(tmp_path)])
+    _refused(result, str(tmp_path), "is a directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A tmpfs mounted read-only (root ignores file modes, not a read-only mount), holding
+    a Nixfile and an old Dockerfile."""
+    import subprocess
+
+    where = tmp_path / "ro"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "nixdf-test", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (where / "Nixfile").write_text('buildImage { name = "x"; }\n')
+        (where / "Dockerfile").write_text("old\n")
+        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_render_onto_a_read_only_file_system(read_only_dir: Path, runner: CliRunner) -> None:
+    out = read_only_dir / "Dockerfile"
+    result = runner.invoke(app, ["render", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "-o", str(out)])
+    _refused(result, str(out), "Read-only file system")
+    assert out.read_text() == "old\n"
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["Dockerfile", "Nixfile"]
+
+
+def test_sync_in_a_read_only_folder(read_only_dir: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["sync", str(read_only_dir / "Nixfile")])
+    _refused(result, str(read_only_dir / "Dockerfile"), "Read-only file system")
+    assert (read_only_dir / "Dockerfile").read_text() == "old\n"
