@@ -11,6 +11,8 @@ import os
 from .errors import EngineError, EvalError, NixdfError, NixSyntaxError, Span, SpecError
 from .parse import parse
 
+__version__ = "0.1.0"  # pyproject.toml reads it from here
+
 __all__ = [
     "EngineError", "EvalError", "NixSyntaxError", "NixdfError", "Span", "SpecError", "parse",
 ]

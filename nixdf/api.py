@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import defaults
-from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
+from .errors import EngineError, NeedsLockError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
@@ -86,6 +86,7 @@ class Rendered(ValueRecord):
     external_nixpkgs: Path | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
+    lock_state: str = "missing"  # of its lock: current, missing, or stale (for other input)
 
     @property
     def context(self) -> Path:
@@ -127,6 +128,7 @@ class _Loaded(ValueRecord):
     lock_key: str
     specs: list[ImageSpec]
     locked: bool  # a lock made for this very input supplied values
+    lock_state: str  # current, missing, or stale (made for other input)
 
 
 def _read(nixfile: Path) -> str:
@@ -145,12 +147,16 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
         key = _lock_key(inputs, options) if options else ""
         with evaluation(tree.span):
             images = find_images(tree)
-            locked = _read_lock(nixfile, key) if options else None
+            locked, state = _read_lock(nixfile, key) if options else (None, "missing")
             with_refs = _apply_lock(images, locked) if locked else set()
-            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
-                                         closure=_locked_closure(locked, spec.attr))
-                     for spec in to_specs(images)]
-    return _Loaded(source, tree, inputs, key, specs, locked is not None)
+            try:
+                specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
+                                             closure=_locked_closure(locked, spec.attr))
+                         for spec in to_specs(images)]
+            except NeedsLockError as err:
+                err.lock_state = state
+                raise
+    return _Loaded(source, tree, inputs, key, specs, locked is not None, state)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
@@ -177,21 +183,36 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
     return Nixpkgs("external", entry=entry), directory
 
 
-def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
-    """The Dockerfile for a Nixfile, and its build context (see :mod:`nixdf.inputs`)."""
+def nixfile_at(path: Path) -> Path:
+    """A directory stands for the Nixfile in it."""
+    return path / "Nixfile" if path.is_dir() else path
+
+
+def check_options(options: RenderOptions) -> None:
+    """Refuse options no Nixfile could render with, before reading any."""
     if not REFERENCE.fullmatch(options.nix_image):
         raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
                          hint="NAME[:TAG][@sha256:DIGEST].")
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
-    loaded = _load(nixfile, options)
+    options.caches()
+
+
+def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
+    """The Dockerfile for a Nixfile, and its build context (see :mod:`nixdf.inputs`)."""
+    check_options(options)
+    return _render(nixfile, _load(nixfile, options), options)
+
+
+def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
                                               options.per_path))
-    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
+    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
+                    loaded.lock_state)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -293,12 +314,18 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     """
     from .engine import BuildRequest, PassThrough, check_supported, probe
 
+    # What the command line and the Nixfile say is checked first: a mistake in them is
+    # reported as one, with or without an engine at hand.
+    check_options(options)
+    for tag in tags:
+        check_tag(tag)
+    loaded = _load(nixfile, options)
     engine = engine or probe(engine_choice)
     passthrough = passthrough or PassThrough()
     check_supported(engine, passthrough)
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
-    rendered = render_path(nixfile, options)
+    rendered = _render(nixfile, loaded, options)
     images = {image.name: image for image in rendered.plan.images}
     in_place = [i.name for i in images.values() if i.scripts and not i.tidy_stage]
     if engine.podman and in_place:
@@ -324,6 +351,15 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
                      images[name].created, images[name].platform)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
+
+
+def check_tag(tag: str) -> None:
+    """A ``-t`` is held to what the Nixfile's own name and tag are: Docker's reference."""
+    if "@" in tag or not REFERENCE.fullmatch(tag):
+        raise UsageError(f"-t {tag}: not an image name and tag",
+                         hint="NAME[:TAG]: a lower-case name of letters, digits and . _ - "
+                         "parts separated by '/', and a tag of up to 128 of A-Z a-z 0-9 _ . -, "
+                         "not starting with . or -.")
 
 
 def build(prepared: BuildPlan) -> None:
@@ -555,19 +591,22 @@ def _digest_tree(digest: hashlib._Hash, path: Path, name: str) -> None:
         digest.update(file.read_bytes() + b"\0")
 
 
-def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
-    """The locked values, or None when there is no lock or it was made for other input."""
+def _read_lock(nixfile: Path, key: str) -> tuple[dict[str, dict[str, object]] | None, str]:
+    """The locked values and "current"; or None and "missing" when there is no lock, "stale"
+    when it was made for other input (or is not a lock nixdf can read)."""
     import json
 
     try:
         data = json.loads(lock_path(nixfile).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "missing"
     except (OSError, ValueError):
-        return None
+        return None, "stale"
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
-        return None
+        return None, "stale"
     if data.get("key") != key or not isinstance(data.get("images"), dict):
-        return None
-    return data["images"]  # type: ignore[no-any-return]
+        return None, "stale"
+    return data["images"], "current"
 
 
 def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:

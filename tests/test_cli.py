@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nixdf.cli import app
 
-from .conftest import ROOT
+from .conftest import OFFLINE_PKGS, ROOT
 
 BAD_NIXFILES = {
     "missing-semicolon": '{ img = buildImage {\n  name = "x"\n  tag = "1";\n}; }\n',
@@ -292,3 +292,182 @@ def test_sync_in_a_read_only_folder(read_only_dir: Path, runner: CliRunner) -> N
     result = runner.invoke(app, ["sync", str(read_only_dir / "Nixfile")])
     _refused(result, str(read_only_dir / "Dockerfile"), "Read-only file system")
     assert (read_only_dir / "Dockerfile").read_text() == "old\n"
+
+
+# --- sync goes on past a broken Nixfile --------------------------------------------------
+
+def test_sync_renders_every_nixfile_and_reports_every_error(tmp_path: Path,
+                                                           runner: CliRunner) -> None:
+    texts = {"a": 'buildImage { name = "a"; }\n', "b": 'buildImage { name = "b" }\n',
+             "c": 'buildImage { name = "c"; }\n', "d": 'buildImage { nme = "d"; }\n'}
+    for name, text in texts.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Nixfile").write_text(text)
+    nixfiles = [str(tmp_path / name / "Nixfile") for name in ("b", "a", "d", "c")]
+    result = runner.invoke(app, ["sync", *nixfiles])
+    assert result.exit_code == 2, result.output
+    assert "FROM scratch AS a" in (tmp_path / "a" / "Dockerfile").read_text()
+    assert "FROM scratch AS c" in (tmp_path / "c" / "Dockerfile").read_text()
+    assert not (tmp_path / "b" / "Dockerfile").exists()
+    assert "b/Nixfile:1:25: error:" in result.stderr and "d/Nixfile:1:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"nixdf: 2 of 4 Nixfiles failed: {nixfiles[0]}, {nixfiles[2]}")
+    checked = runner.invoke(app, ["sync", "--check", *nixfiles])
+    assert checked.exit_code == 2 and checked.stdout == ""
+
+
+# --- commands nixdf suggests run as printed ------------------------------------------------
+
+def _run_printed(runner: CliRunner, stderr: str) -> None:
+    """Run the command between backticks that the last line of ``stderr`` suggests."""
+    import shlex
+
+    command = shlex.split(stderr.splitlines()[-1].split("`")[1])
+    assert command[0] == "nixdf"
+    done = runner.invoke(app, command[1:])
+    assert done.exit_code in (0, 1), done.output
+
+
+def test_render_check_suggests_the_options_it_was_given(tmp_path: Path,
+                                                       runner: CliRunner) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x"; }\n')
+    out = tmp_path / "Dockerfile"
+    out.write_text("old\n")
+    given = ["--compat", "docker-20.10", "--nixpkgs", str(OFFLINE_PKGS)]
+    stale = runner.invoke(app, ["render", str(nixfile), "-o", str(out), "--check", *given])
+    assert stale.exit_code == 1
+    assert f"run `nixdf render {nixfile} -o {out} --nixpkgs {OFFLINE_PKGS} --compat " \
+           "docker-20.10`" in stale.stderr
+    _run_printed(runner, stale.stderr)
+    again = runner.invoke(app, ["render", str(nixfile), "-o", str(out), "--check", *given])
+    assert again.exit_code == 0, again.output
+
+
+def test_sync_check_suggests_the_options_it_was_given(tmp_path: Path,
+                                                     runner: CliRunner) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x"; }\n')
+    given = ["--name", "Containerfile", "--compat", "docker-20.10"]
+    stale = runner.invoke(app, ["sync", "--check", str(nixfile), *given])
+    assert stale.exit_code == 1
+    assert f"run `nixdf sync {nixfile} --name Containerfile --compat docker-20.10`" \
+        in stale.stderr
+    _run_printed(runner, stale.stderr)
+    assert runner.invoke(app, ["sync", "--check", str(nixfile), *given]).exit_code == 0
+
+
+NEEDS_LOCK = 'buildImage { name = "x"; config.Cmd = [ "${pkgs.hello}/bin/hello" ]; }\n'
+
+
+def test_a_missing_lock_is_made_by_the_command_printed(tmp_path: Path,
+                                                      runner: CliRunner) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(NEEDS_LOCK)
+    result = runner.invoke(app, ["render", str(nixfile), "--nixpkgs", str(OFFLINE_PKGS),
+                                 "--nix-image", "example.org/nix:1"])
+    assert result.exit_code == 2
+    assert f"{nixfile}.lock does not exist: run `nixdf lock {nixfile} --nix-image " \
+           f"example.org/nix:1 --nixpkgs {OFFLINE_PKGS}`" in result.stderr
+
+
+def test_a_lock_for_other_input_is_not_called_missing(tmp_path: Path,
+                                                     runner: CliRunner) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(NEEDS_LOCK)
+    (tmp_path / "Nixfile.lock").write_text('{"version": 2, "key": "other", "images": {}}\n')
+    result = runner.invoke(app, ["render", str(nixfile)])
+    assert result.exit_code == 2
+    assert f"{nixfile}.lock was made for other input" in result.stderr
+    assert "does not exist" not in result.stderr
+
+
+# --- build's checks, and what it passes on -----------------------------------------------
+
+DOCKER_20_10_CLIENT = """#!/bin/sh
+case "$1" in
+  version) echo "20.10.24 20.10.24"; exit 0 ;;
+  buildx) exit 1 ;;
+esac
+exit 1
+"""
+
+
+@pytest.fixture
+def old_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A docker 20.10 client that answers `version`: enough for --dry-run, no engine."""
+    shim = tmp_path / "old-docker" / "docker"
+    shim.parent.mkdir()
+    shim.write_text(DOCKER_20_10_CLIENT)
+    shim.chmod(0o755)
+    monkeypatch.setenv("NIXDF_DOCKER", str(shim))
+    return shim
+
+
+def test_build_no_cache_reaches_the_build_command(old_docker: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    [build] = [line for line in result.stdout.splitlines() if f"{old_docker} build" in line]
+    assert " --no-cache " in build
+
+
+@pytest.mark.parametrize("tag", ["My App:1", "app:.1", "app@sha256:" + "0" * 64,
+                                 "app:" + "x" * 129])
+def test_a_tag_on_the_command_line_is_checked(tag: str, old_docker: Path,
+                                             runner: CliRunner) -> None:
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run", "-t", tag])
+    _refused(result, f"-t {tag}: not an image name and tag")
+
+
+def test_a_good_tag_on_the_command_line_is_used(old_docker: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run", "-t", "registry.example.com:5000/team/redis:1.0"])
+    assert result.exit_code == 0, result.output
+    assert " -t registry.example.com:5000/team/redis:1.0 " in result.stdout
+
+
+def test_build_checks_the_nixfile_before_the_engine(tmp_path: Path, runner: CliRunner,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIXDF_DOCKER", "/nonexistent/docker")
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('buildImage { name = "x" }\n')
+    for command in (["build", str(nixfile), "--dry-run"], ["build", str(nixfile)]):
+        _refused(runner.invoke(app, command), f"{nixfile}:1:")
+    nixfile.write_text(NEEDS_LOCK)
+    _refused(runner.invoke(app, ["build", str(nixfile), "--dry-run"]), "must be known before")
+    _refused(runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
+                                 "--dry-run", "-t", "Bad Tag"]), "-t Bad Tag")
+
+
+def test_a_directory_stands_for_its_nixfile(tmp_path: Path, runner: CliRunner,
+                                           old_docker: Path) -> None:
+    example = ROOT / "examples" / "redis"
+    by_file = runner.invoke(app, ["render", str(example / "Nixfile")])
+    by_dir = runner.invoke(app, ["render", str(example)])
+    assert by_dir.exit_code == 0, by_dir.output
+    assert by_dir.stdout == by_file.stdout
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "Nixfile").write_text('buildImage { name = "svc"; }\n')
+    synced = runner.invoke(app, ["sync", str(tmp_path / "svc")])
+    assert synced.exit_code == 1, synced.output
+    assert "FROM scratch AS svc" in (tmp_path / "svc" / "Dockerfile").read_text()
+    built = runner.invoke(app, ["build", str(example), "--dry-run"])
+    assert built.exit_code == 0, built.output
+
+
+def test_version(runner: CliRunner) -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, f"nixdf {version('nixdf')}\n")
+
+
+@pytest.mark.parametrize("command", ["render", "sync", "build", "lock", "gc"])
+def test_help_shows_each_default_once(command: str, runner: CliRunner) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    for line in result.stdout.splitlines():
+        assert line.lower().count("default") <= 1, line
