@@ -668,15 +668,17 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     from .engine import probe
     from .render import render_lock
 
-    engine = engine or probe(engine_choice)
-    if options.compat is None and engine.wants_compat:
-        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
+    # The options and the Nixfile first: their mistakes are theirs, engine or none.
+    check_options(options)
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
         inputs = nix_inputs(nixfile, tree, parse)
         with evaluation(tree.span):
             images = find_images(tree)
+    engine = engine or probe(engine_choice)
+    if options.compat is None and engine.wants_compat:
+        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     attrs = [image.attr for image in images]
     layered = [image.attr for image in images if records_closure(image.call)]
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)

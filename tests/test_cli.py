@@ -429,7 +429,7 @@ def test_a_good_tag_on_the_command_line_is_used(old_docker: Path, runner: CliRun
     assert " -t registry.example.com:5000/team/redis:1.0 " in result.stdout
 
 
-def test_build_checks_the_nixfile_before_the_engine(tmp_path: Path, runner: CliRunner,
+def test_the_nixfile_is_checked_before_the_engine(tmp_path: Path, runner: CliRunner,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NIXDF_DOCKER", "/nonexistent/docker")
     nixfile = tmp_path / "Nixfile"
@@ -440,6 +440,8 @@ def test_build_checks_the_nixfile_before_the_engine(tmp_path: Path, runner: CliR
     _refused(runner.invoke(app, ["build", str(nixfile), "--dry-run"]), "must be known before")
     _refused(runner.invoke(app, ["build", str(ROOT / "examples" / "redis" / "Nixfile"),
                                  "--dry-run", "-t", "Bad Tag"]), "-t Bad Tag")
+    nixfile.write_text('buildImage { name = "x" }\n')
+    _refused(runner.invoke(app, ["lock", str(nixfile), "--dry-run"]), f"{nixfile}:1:")
 
 
 def test_a_directory_stands_for_its_nixfile(tmp_path: Path, runner: CliRunner,
