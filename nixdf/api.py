@@ -183,22 +183,6 @@ def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
     return Nixpkgs("external", entry=entry), directory
 
 
-def nixfile_at(path: Path) -> Path:
-    """A directory stands for the Nixfile in it."""
-    return path / "Nixfile" if path.is_dir() else path
-
-
-def check_options(options: RenderOptions) -> None:
-    """Refuse options no Nixfile could render with, before reading any."""
-    if not REFERENCE.fullmatch(options.nix_image):
-        raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
-                         hint="NAME[:TAG][@sha256:DIGEST].")
-    if options.compat not in (None, *COMPAT_TARGETS):
-        raise UsageError(f"--compat {options.compat}: unknown target",
-                         hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
-    options.caches()
-
-
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     """The Dockerfile for a Nixfile, and its build context (see :mod:`nixdf.inputs`)."""
     check_options(options)
@@ -213,6 +197,22 @@ def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
                                               options.per_path))
     return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
                     loaded.lock_state)
+
+
+def nixfile_at(path: Path) -> Path:
+    """A directory stands for the Nixfile in it."""
+    return path / "Nixfile" if path.is_dir() else path
+
+
+def check_options(options: RenderOptions) -> None:
+    """Refuse options no Nixfile could render with, before reading any."""
+    if not REFERENCE.fullmatch(options.nix_image):
+        raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
+                         hint="NAME[:TAG][@sha256:DIGEST].")
+    if options.compat not in (None, *COMPAT_TARGETS):
+        raise UsageError(f"--compat {options.compat}: unknown target",
+                         hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
+    options.caches()
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -26,6 +26,7 @@ app = typer.Typer(
     "3 engine missing or build failed.",
 )
 
+
 def _print_version(asked: bool) -> None:
     if asked:
         from . import __version__
