@@ -10,15 +10,15 @@ import dataclasses
 import os
 import re
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import defaults
-from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
+from .errors import EngineError, NeedsLockError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
-from .inputs import NixInputs, nix_inputs
+from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
 from .parse import parse
 from .plan import (
@@ -88,6 +88,7 @@ class Rendered(ValueRecord):
     external_nixpkgs: ExternalSource | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
+    lock_state: str = "missing"  # of its lock: current, missing, or stale (for other input)
 
     @property
     def context(self) -> Path:
@@ -129,13 +130,14 @@ class _Loaded(ValueRecord):
     lock_key: str
     specs: list[ImageSpec]
     locked: bool  # a lock made for this very input supplied values
+    lock_state: str  # current, missing, or stale (made for other input)
 
 
 def _read(nixfile: Path) -> str:
     if not nixfile.is_file():
         raise UsageError(f"{nixfile}: no such Nixfile",
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
-    return nixfile.read_text(encoding="utf-8")
+    return read_nix(nixfile, _display_name(nixfile))
 
 
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
@@ -147,12 +149,16 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
         key = _lock_key(inputs, options) if options else ""
         with evaluation(tree.span):
             images = find_images(tree)
-            locked = _read_lock(nixfile, key) if options else None
+            locked, state = _read_lock(nixfile, key) if options else (None, "missing")
             with_refs = _apply_lock(images, locked) if locked else set()
-            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
-                                         closure=_locked_closure(locked, spec.attr))
-                     for spec in to_specs(images)]
-    return _Loaded(source, tree, inputs, key, specs, locked is not None)
+            try:
+                specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
+                                             closure=_locked_closure(locked, spec.attr))
+                         for spec in to_specs(images)]
+            except NeedsLockError as err:
+                err.lock_state = state
+                raise
+    return _Loaded(source, tree, inputs, key, specs, locked is not None, state)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
@@ -223,27 +229,49 @@ def _content_digest(directory: Path) -> str:
 
 def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     """The Dockerfile for a Nixfile, and its build context (see :mod:`nixdf.inputs`)."""
+    check_options(options)
+    return _render(nixfile, _load(nixfile, options), options)
+
+
+def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
+    inputs = loaded.inputs
+    nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+    the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
+                                              inputs.paths, options.compat, options.caches(),
+                                              options.per_path))
+    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
+                    loaded.lock_state)
+
+
+def nixfile_at(path: Path) -> Path:
+    """A directory stands for the Nixfile in it."""
+    return path / "Nixfile" if path.is_dir() else path
+
+
+def check_options(options: RenderOptions) -> None:
+    """Refuse options no Nixfile could render with, before reading any."""
     if not REFERENCE.fullmatch(options.nix_image):
         raise UsageError(f"--nix-image {options.nix_image}: not an image reference",
                          hint="NAME[:TAG][@sha256:DIGEST].")
     if options.compat not in (None, *COMPAT_TARGETS):
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
-    loaded = _load(nixfile, options)
-    inputs = loaded.inputs
-    nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
-    the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
-                                              inputs.paths, options.compat, options.caches(),
-                                              options.per_path))
-    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
+    options.caches()
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename: a reader sees the old file or the new one, never half."""
+    """Write, fsync, rename: a reader sees the old file or the new one, never half; a file
+    that cannot be written is an error that names it and says why, and leaves nothing."""
     import tempfile
 
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    shown, path = path, path.resolve()
+    if path.is_dir():
+        raise UsageError(f"{shown}: is a directory, not a file nixdf can write",
+                         hint="name the file to write, e.g. -o DIR/Dockerfile.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise _unwritable(shown, path, err) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -254,23 +282,39 @@ def write_atomic(path: Path, text: str) -> None:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as err:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _unwritable(shown, path, err) from None
         raise
+
+
+def _unwritable(shown: Path, path: Path, err: OSError) -> UsageError:
+    import errno
+
+    hint = {errno.ENOENT: f"the directory {path.parent} does not exist: create it first.",
+            errno.ENOTDIR: f"{path.parent} is not a directory.",
+            errno.EROFS: f"{path.parent} is on a read-only file system.",
+            errno.EACCES: f"you may not create files in {path.parent}.",
+            errno.ENOSPC: "the file system is full."}.get(err.errno or 0)
+    return UsageError(f"{shown}: cannot write it: {err.strerror}", hint=hint)
 
 
 def staleness(path: Path, text: str) -> str:
     """A unified diff from the file at ``path`` to ``text``; empty when it is up to date."""
     try:
-        current = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        current = ""
+        data = b""
     except OSError as err:
         raise UsageError(f"{path}: cannot read it: {err.strerror}") from None
-    if current == text:
+    if data == text.encode():
         return ""
     import difflib
 
+    # A file that is not UTF-8 is stale all the same; its diff shows U+FFFD for the bytes.
+    current = data.decode("utf-8", errors="replace")
     name = _display_name(path)
     return "".join(difflib.unified_diff(current.splitlines(keepends=True),
                                         text.splitlines(keepends=True),
@@ -314,12 +358,18 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     """
     from .engine import BuildRequest, PassThrough, check_supported, probe
 
+    # What the command line and the Nixfile say is checked first: a mistake in them is
+    # reported as one, with or without an engine at hand.
+    check_options(options)
+    for tag in tags:
+        check_tag(tag)
+    loaded = _load(nixfile, options)
     engine = engine or probe(engine_choice)
     passthrough = passthrough or PassThrough()
     check_supported(engine, passthrough)
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
-    rendered = render_path(nixfile, options)
+    rendered = _render(nixfile, loaded, options)
     images = {image.name: image for image in rendered.plan.images}
     on_base = [i.name for i in images.values() if i.scripts and i.base != "scratch"]
     if engine.podman and on_base:
@@ -345,6 +395,15 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
                      images[name].created, images[name].platform)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
+
+
+def check_tag(tag: str) -> None:
+    """A ``-t`` is held to what the Nixfile's own name and tag are: Docker's reference."""
+    if "@" in tag or not REFERENCE.fullmatch(tag):
+        raise UsageError(f"-t {tag}: not an image name and tag",
+                         hint="NAME[:TAG]: a lower-case name of letters, digits and . _ - "
+                         "parts separated by '/', and a tag of up to 128 of A-Z a-z 0-9 _ . -, "
+                         "not starting with . or -.")
 
 
 def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
@@ -401,7 +460,7 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
                 failure.column + 1)
     located = NixEvalError(f"Nix: {failure.message}", span, hint)
     if path.is_file():
-        located.with_source(path.read_text(encoding="utf-8"))
+        located.with_source(path.read_text(encoding="utf-8", errors="replace"))
     return located
 
 
@@ -587,19 +646,22 @@ def _digest_tree(digest: hashlib._Hash, path: Path, name: str) -> None:
         digest.update(file.read_bytes() + b"\0")
 
 
-def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
-    """The locked values, or None when there is no lock or it was made for other input."""
+def _read_lock(nixfile: Path, key: str) -> tuple[dict[str, dict[str, object]] | None, str]:
+    """The locked values and "current"; or None and "missing" when there is no lock, "stale"
+    when it was made for other input (or is not a lock nixdf can read)."""
     import json
 
     try:
         data = json.loads(lock_path(nixfile).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "missing"
     except (OSError, ValueError):
-        return None
+        return None, "stale"
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
-        return None
+        return None, "stale"
     if data.get("key") != key or not isinstance(data.get("images"), dict):
-        return None
-    return data["images"]  # type: ignore[no-any-return]
+        return None, "stale"
+    return data["images"], "current"
 
 
 def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:
@@ -672,16 +734,18 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     from .engine import PassThrough, check_supported, probe
     from .render import render_lock
 
-    engine = engine or probe(engine_choice)
-    check_supported(engine, PassThrough(builder=builder))
-    if options.compat is None and engine.wants_compat:
-        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
+    # The options and the Nixfile first: their mistakes are theirs, engine or none.
+    check_options(options)
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
         inputs = nix_inputs(nixfile, tree, parse)
         with evaluation(tree.span):
             images = find_images(tree)
+    engine = engine or probe(engine_choice)
+    check_supported(engine, PassThrough(builder=builder))
+    if options.compat is None and engine.wants_compat:
+        options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     attrs = [image.attr for image in images]
     layered = [image.attr for image in images if records_closure(image.call)]
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)

@@ -98,7 +98,12 @@ class EvalError(NixdfError):
 
 
 class NeedsLockError(EvalError):
-    """A value that becomes Dockerfile text is one only Nix knows: the lock file can say it."""
+    """A value that becomes Dockerfile text is one only Nix knows: the lock file can say it.
+
+    ``lock_state`` says why none did: the lock is "missing", or "stale" (made for other input).
+    """
+
+    lock_state = "missing"
 
 
 class SpecError(NixdfError):

@@ -13,13 +13,15 @@ is usually given; outside a repository, the nearest directory that holds them al
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import syntax as s
-from .errors import NixdfError, SpecError
+from .errors import NixdfError, NixSyntaxError, Span, SpecError, UsageError
 from .record import ValueRecord
 
 
@@ -53,13 +55,6 @@ class _Reference(ValueRecord):
 _MAY_BE_MISSING = ("pathExists", "maybeMissing")
 
 
-def relative_paths(expr: object) -> Iterator[s.Path]:
-    """Every path literal without interpolation that is relative to its file."""
-    for node in _nodes(expr):
-        if isinstance(node, s.Path) and _literal(node) is not None:
-            yield node
-
-
 def _literal(path: s.Path) -> str | None:
     """The text of a relative path literal without interpolation."""
     if not all(isinstance(p, str) for p in path.parts):
@@ -68,31 +63,62 @@ def _literal(path: s.Path) -> str | None:
     return None if text.startswith(("/", "~")) else text
 
 
-def _nodes(expr: object) -> Iterator[object]:
-    if isinstance(expr, tuple):
-        for item in expr:
-            yield from _nodes(item)
-    elif dataclasses.is_dataclass(expr) and not isinstance(expr, type):
-        yield expr
-        for field in dataclasses.fields(expr):
-            if field.name != "span":
-                yield from _nodes(getattr(expr, field.name))
+# Per type met in a tree, how to get its children: None for what has none (a string, an
+# identifier). Made once per class, not once per node: dataclasses.fields on every node
+# was most of the time a large Nixfile took to render.
+_CHILDREN: dict[type, Callable[[object], tuple[object, ...]] | None] = {
+    str: None, type(None): None, tuple: None}
+# Fields that never hold a node.
+_LEAF_TYPES = {"str", "int", "float", "bool", "str | None", "Span"}
 
 
-def _tested(tree: s.Expr) -> set[str]:
-    """Paths given to ``builtins.pathExists`` or ``lib.fileset.maybeMissing``."""
-    tested = set()
-    for node in _nodes(tree):
-        if not isinstance(node, s.Apply) or not isinstance(node.arg, s.Path):
+def _children_of(cls: type) -> Callable[[object], tuple[object, ...]] | None:
+    if cls not in _CHILDREN:
+        names = [f.name for f in dataclasses.fields(cls) if f.type not in _LEAF_TYPES]
+        _CHILDREN[cls] = (None if not names else operator.attrgetter(*names) if len(names) > 1
+                          else lambda node, name=names[0]: (getattr(node, name),))
+    return _CHILDREN[cls]
+
+
+def _scan(tree: s.Expr) -> tuple[list[tuple[s.Path, str]], set[str]]:
+    """One walk over the tree: the relative path literals without interpolation, with their
+    text, in source order, and the paths given to ``builtins.pathExists`` or
+    ``lib.fileset.maybeMissing``.
+
+    An explicit stack, not recursive generators, whose cost grows with each node's depth
+    (a long ``a + b + …`` chain is as deep as it is long).
+    """
+    paths: list[tuple[s.Path, str]] = []
+    tested: set[str] = set()
+    stack: list[Any] = [tree]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        cls = type(node)
+        if cls is tuple:
+            push(node)
             continue
-        func = node.func
-        name = func.name if isinstance(func, s.Ident) else (
-            func.path[-1].name if isinstance(func, s.Select)
-            and isinstance(func.path[-1], s.StaticKey) else None)
-        text = _literal(node.arg)
-        if name in _MAY_BE_MISSING and text is not None:
-            tested.add(text)
-    return tested
+        if cls is s.Path:
+            text = _literal(node)
+            if text is not None:
+                paths.append((node, text))
+        elif cls is s.Apply and type(node.arg) is s.Path:
+            text = _literal(node.arg)
+            if text is not None and _function_name(node.func) in _MAY_BE_MISSING:
+                tested.add(text)
+        get = _CHILDREN[cls] if cls in _CHILDREN else _children_of(cls)
+        if get is not None:
+            push(get(node))
+    paths.sort(key=lambda found: found[0].span)
+    return paths, tested
+
+
+def _function_name(func: s.Expr) -> str | None:
+    if isinstance(func, s.Ident):
+        return func.name
+    if isinstance(func, s.Select) and isinstance(func.path[-1], s.StaticKey):
+        return func.path[-1].name
+    return None
 
 
 def nix_inputs(nixfile: Path, tree: s.Expr,
@@ -113,7 +139,7 @@ def nix_inputs(nixfile: Path, tree: s.Expr,
         source_file = current / "default.nix" if current.is_dir() else current
         if source_file.suffix != ".nix" or not source_file.is_file():
             continue
-        text = source_file.read_text(encoding="utf-8")
+        text = read_nix(source_file, _display(source_file, here))
         try:
             imported = parse(text, _display(source_file, here))
             pending += _referenced(imported, source_file.parent, text)
@@ -122,6 +148,32 @@ def nix_inputs(nixfile: Path, tree: s.Expr,
             raise err.with_source(text) from None
     context = _build_context(here, references)
     return NixInputs(context, _relative(nixfile, context), _outermost(found, context))
+
+
+def read_nix(path: Path, shown: str) -> str:
+    """The text of a Nix file, which must be UTF-8; ``shown`` names it in errors.
+
+    Nix itself copies any byte of a string as it is, but what nixdf makes of one is
+    text: a Dockerfile, an image's JSON config. Rather than guess what a Latin-1 byte
+    meant, nixdf points at the first byte that is not UTF-8.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"{shown}: cannot read it: {err.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad = err.start
+        line_start = data.rfind(b"\n", 0, bad) + 1
+        line = data.count(b"\n", 0, bad) + 1
+        column = len(data[line_start:bad].decode("utf-8")) + 1
+        error = NixSyntaxError(f"byte 0x{data[bad]:02x} is not UTF-8 text",
+                               Span(shown, line, column, line, column + 1),
+                               hint="nixdf reads Nix files as UTF-8 (what it writes from them, "
+                               "a Dockerfile and image configs, is UTF-8): save the file as "
+                               "UTF-8, e.g. from Latin-1 with `iconv -f latin1 -t utf-8`.")
+        raise error.with_source(data.decode("utf-8", errors="replace")) from None
 
 
 def _build_context(here: Path, references: list[_Reference]) -> Path:
@@ -171,10 +223,14 @@ def _referenced(tree: s.Expr, directory: Path, source: str | None) -> list[_Refe
     """The paths a file names that exist; a missing one is an error unless the file tests
     for it (``if builtins.pathExists ./x then … ./x …``), where Nix never reads it."""
     references = []
-    tested = {(directory / text).resolve() for text in _tested(tree)}
-    for node in relative_paths(tree):
-        text = _literal(node)
-        assert text is not None
+    paths, tested_texts = _scan(tree)
+    tested = {(directory / text).resolve() for text in tested_texts}
+    # A path named many times (``./.``) is resolved, looked up and followed once.
+    seen: set[str] = set()
+    for node, text in paths:
+        if text in seen:
+            continue
+        seen.add(text)
         target = (directory / text).resolve()
         if not target.exists():
             if target in tested:

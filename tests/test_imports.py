@@ -330,3 +330,15 @@ pkgs.dockerTools.buildImage { name = "nixdf-test/pinned"; copyToRoot = pkgs.hell
         "network access, or, for a package set, write `import <nixpkgs> { }`, which is the one "
         "nixdf is given (--nixpkgs).",
     ]
+
+
+def test_a_very_long_expression_is_searched_without_recursion(tmp_path: Path) -> None:
+    # `1 + 1 + …` parses to a left-deep chain: a search that recursed per level (or resumed
+    # nested generators) overflowed here, and its cost grew with each node's depth.
+    terms = " + ".join(["1"] * 20000)
+    (tmp_path / "data").write_text("x\n")
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(f"let x = {terms} + builtins.stringLength (builtins.readFile ./data);\n"
+                       'in buildImage { name = "deep"; config.Env = [ "A=1" ]; }\n')
+    rendered = api.render_path(nixfile, api.RenderOptions())
+    assert rendered.inputs.paths == ("Nixfile", "data")

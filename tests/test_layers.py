@@ -287,7 +287,9 @@ def test_render_without_a_lock_says_the_store_goes_in_one_layer(tmp_path: Path) 
 
     nixfile, pkgs = _layered(tmp_path, "Hello", "unlocked")
     done = nixdf(dict(__import__("os").environ), "render", str(nixfile), "--nixpkgs", str(pkgs))
-    assert "has no current lock" in done.stderr and "nixdf lock" in done.stderr
+    # The command it suggests makes the lock for this very input: with the same --nixpkgs.
+    assert "Nixfile.lock does not exist, so the store of the layered" in done.stderr
+    assert f"run `nixdf lock {nixfile} --nixpkgs {pkgs}` for their layers" in done.stderr
     assert "/out/layers/" not in done.stdout
 
 

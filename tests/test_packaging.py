@@ -27,10 +27,16 @@ def test_wheel_carries_grammar_and_templates(tmp_path: Path) -> None:
     assert "nixdf/grammar/nix.lark" in names
 
 
-def test_plain_pip_install_renders_from_outside_the_checkout(tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with a plain (not editable) `pip install` of the checkout."""
+    venv = tmp_path_factory.mktemp("packaging") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(ROOT)], check=True)
+    return venv
+
+
+def test_plain_pip_install_renders_from_outside_the_checkout(venv: Path, tmp_path: Path) -> None:
     work = tmp_path / "elsewhere"
     work.mkdir()
     nixfile = ROOT / "examples" / "redis" / "Nixfile"
@@ -42,3 +48,16 @@ def test_plain_pip_install_renders_from_outside_the_checkout(tmp_path: Path) -> 
                             "import nixdf; print(nixdf.__file__)"], cwd=work,
                            capture_output=True, text=True, check=True).stdout
     assert str(venv) in where, "the test must exercise the installed copy"
+
+
+def test_python_m_nixdf_runs_from_the_checkout_root(venv: Path) -> None:
+    # There the checkout's nixdf comes first on sys.path and shadows the installed one.
+    python = str(venv / "bin" / "python")
+    where = subprocess.run([python, "-c", "import nixdf; print(nixdf.__file__)"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.strip() == str(ROOT / "nixdf" / "__init__.py"), "the checkout must shadow it"
+    done = subprocess.run([python, "-m", "nixdf", "render", "examples/redis/Nixfile"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    nixfile = ROOT / "examples" / "redis" / "Nixfile"
+    assert done.stdout == api.render_path(nixfile, api.RenderOptions()).text
