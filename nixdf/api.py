@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import defaults
-from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
+from .errors import EngineError, NixdfError, NixEvalError, PackageBuildError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
 from .inputs import NixInputs, nix_inputs
 from .layers import StorePath
@@ -40,6 +40,7 @@ from .syntax import Expr
 if TYPE_CHECKING:
     import hashlib
 
+    from .buildlog import BuildFailure
     from .engine import BuildRequest, Command, Engine, PassThrough
 
 
@@ -337,8 +338,12 @@ def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:
 
 
 def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
-    from .buildlog import nix_failure
+    from .buildlog import build_failure, nix_failure
 
+    # First: a failed package prints what it likes, `error: …` included, before Nix's line.
+    failed = build_failure(err.log)
+    if failed is not None:
+        return _package_error(failed, err.log)
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
         return _ignored_input(err, inputs)
@@ -356,6 +361,20 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
     if path.is_file():
         located.with_source(path.read_text(encoding="utf-8"))
     return located
+
+
+def _package_error(failed: BuildFailure, log: tuple[str, ...]) -> PackageBuildError:
+    """Exit 3, as any failed build: the package's name, why, and the end of its log."""
+    lines = [f"Nix could not build the package {failed.name}: its builder {failed.reason}",
+             f"  derivation: {failed.drv}"]
+    if failed.log:
+        count = len(failed.log)
+        lines.append(f"  the last {count} line{'s' if count > 1 else ''} of its log:")
+        lines.extend(f"    > {line}" for line in failed.log)
+    where = f"the lines of step #{failed.step}" if failed.step else "its lines"
+    return PackageBuildError("\n".join(lines), log,
+                             hint=f"its whole log is in the build output above ({where}); "
+                             "the package's build failed, not the Nixfile's evaluation.")
 
 
 _NOT_FOUND = re.compile(r'failed to compute cache key: "/(?P<path>[^"]+)" not found')
@@ -503,6 +522,7 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     """What the locked values depend on: the Nix inputs' text and where they lie in the
     context (Nix names a copied directory after it), the package set, the builder."""
     import hashlib
+
 
     # A local package set counts by its files, not by how it was named: `pkgs` and
     # `$PWD/pkgs` are one set, and a lock made with the one is current for the other.

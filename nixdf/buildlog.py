@@ -2,7 +2,9 @@
 
 Nix evaluates the Nixfile inside the builder, where it lives at /nixdf/src; its
 error names a position there. This finds that message in BuildKit's output and
-turns it into a located error against the file on the user's disk.
+turns it into a located error against the file on the user's disk. A package
+whose own build failed is told apart first: its build script may print
+`error: …` too (gcc, rustc and make do), and that is no fault of the Nixfile.
 """
 
 from __future__ import annotations
@@ -13,6 +15,19 @@ from dataclasses import dataclass
 
 # BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS ".
 _PREFIX = re.compile(r"^#\d+ \d+\.\d+ ?")
+_STEP_LINE = re.compile(r"^#(?P<step>\d+) \d+\.\d+ ?(?P<text>.*)$")
+_STEP_OWN = re.compile(r"^#\d+ ")  # BuildKit's own lines of a step: sha256, DONE, ERROR
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DRV = r"'(?P<drv>/nix/store/[0-9a-z]{32}-(?P<name>[^'/]+)\.drv)'"
+# Nix 2.4 to 2.2x: "error: builder for '/nix/store/…-NAME.drv' failed with exit code 1", a
+# ";" and the log's last lines after it when Nix did not print them as they came (2.8 did).
+_BUILDER_FAILED = re.compile(rf"^error: (?:.*: )?builder for {_DRV} (?P<reason>failed[^;]*?)\.?;?$")
+# Newer Nix: "error: Cannot build '/nix/store/…-NAME.drv'." and "Reason: builder failed with …".
+_CANNOT_BUILD = re.compile(rf"^error: (?:.*: )?Cannot build {_DRV}\.$")
+_REASON = re.compile(r"^\s+Reason: builder (?P<reason>.+?)\.?$")
+_TAIL_LINE = re.compile(r"^\s+> ?(?P<text>.*)$")
+_BUILDING = re.compile(rf"^building {_DRV}")
+SHOWN_LINES = 10  # of a failed package's log, as many as Nix itself shows
 _ERROR = re.compile(r"^error: (?P<message>.+)$")
 _AT = re.compile(r"^\s*at (?P<path>/nixdf/src/[^:]+):(?P<line>\d+):(?P<column>\d+):$")
 _HINT = re.compile(r"^\s*(?P<hint>Did you mean .+\?)$")
@@ -50,3 +65,57 @@ def nix_failure(log: Sequence[str], src_dir: str) -> NixFailure | None:
                                      failure.column, hint["hint"])
         return failure
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFailure:
+    """A derivation Nix built and whose builder failed: the package, not the Nixfile."""
+
+    drv: str
+    name: str
+    reason: str
+    log: tuple[str, ...]
+    step: str | None = None  # BuildKit's step (#N) whose output holds the whole log
+
+
+def build_failure(log: Sequence[str]) -> BuildFailure | None:
+    """The first package whose builder failed in ``log``, with its log's last lines: those
+    Nix quotes after its message ("> …"), or else those it printed as the build ran."""
+    steps = [_step_and_text(line) for line in log]
+    for index, (step, text) in enumerate(steps):
+        found = _BUILDER_FAILED.match(text) or _CANNOT_BUILD.match(text)
+        if found is None:
+            continue
+        reason = found.groupdict().get("reason")
+        quoted: list[str] = []
+        for follow_step, follow in steps[index + 1:]:
+            if follow_step != step:
+                continue
+            if (tail := _TAIL_LINE.match(follow)) is not None:
+                quoted.append(tail["text"])
+            elif reason is None and (given := _REASON.match(follow)) is not None:
+                reason = given["reason"]
+            elif not follow.startswith((" ", "\t")) or follow.strip().startswith("error:"):
+                break
+        lines = quoted or _printed(steps[:index], step, found["drv"])
+        return BuildFailure(found["drv"], found["name"], reason or "failed",
+                            tuple(lines[-SHOWN_LINES:]), step)
+    return None
+
+
+def _step_and_text(line: str) -> tuple[str | None, str]:
+    line = _ANSI.sub("", line)
+    found = _STEP_LINE.match(line)
+    if found:
+        return found["step"], found["text"]
+    # A line of BuildKit's own about a step is no line of a build; podman's are all output.
+    return (None, "") if _STEP_OWN.match(line) else (None, line)
+
+
+def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: str) -> list[str]:
+    """What the step printed since Nix said it was building ``drv`` (Nix 2.8 and others
+    that print a build's output as it runs, unquoted)."""
+    lines = [text for line_step, text in before if line_step == step]
+    starts = [i for i, text in enumerate(lines)
+              if (building := _BUILDING.match(text)) and building["drv"] == drv]
+    return lines[starts[-1] + 1:] if starts else lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nixdf.buildlog import NixFailure, nix_failure
+from nixdf.buildlog import BuildFailure, NixFailure, build_failure, nix_failure
 
 LOG = """#9 [err-build 3/3] RUN --mount=type=cache,id=nixdf-nix-be87,target=/nix set -eu; nix-build
 #9 sha256:79210f29221587f4420fd410646c889ed9af9168c4d6aacf28c3ffa07f075ee4
@@ -37,3 +37,55 @@ def test_a_failing_builder_is_not_taken_for_the_cause() -> None:
 def test_no_nix_error() -> None:
     assert nix_failure(["#9 ERROR: executor failed running [/bin/sh]: exit code: 1"],
                        "/nixdf/src") is None
+
+
+# A package whose build script fails, as three Nix versions report it. The script printed
+# `error: boom`, as gcc and make do: that line is the package's, not an error of Nix.
+DRV = "/nix/store/98svwfalvsspldiwhx1pkfxi9ni2b70l-broken-1.0.drv"
+NIX_2_8 = f"""#8 0.257 this derivation will be built:
+#8 0.257   {DRV}
+#8 0.279 building '{DRV}'...
+#8 0.281 compiling main.c
+#8 0.281 error: boom
+#9 0.281 a line of another step
+#8 0.283 error: builder for '{DRV}' failed with exit code 1
+#8 ERROR: executor failed running [/bin/sh -c set -eu; nix-build]: exit code: 100
+""".splitlines()
+NIX_2_18 = f"""#8 0.279 building '{DRV}'...
+#8 0.283 error: builder for '{DRV}' failed with exit code 1;
+#8 0.283        last 2 log lines:
+#8 0.283        > compiling main.c
+#8 0.283        > error: boom
+#8 0.283        For full logs, run 'nix log {DRV}'.
+#8 ERROR: executor failed running [/bin/sh -c set -eu; nix-build]: exit code: 100
+""".splitlines()
+NIX_2_30 = f"""#8 0.283 error: Cannot build '{DRV}'.
+#8 0.283        Reason: builder failed with exit code 1.
+#8 0.283        Output paths:
+#8 0.283          /nix/store/0i3vqb6h3c4f9zpm4jrbnqkmzmwhm1ak-broken-1.0
+#8 0.283        Last 2 log lines:
+#8 0.283        > compiling main.c
+#8 0.283        > error: boom
+#8 0.283        For full logs, run:
+#8 0.283          nix log {DRV}
+#8 0.290 error: 1 dependencies of derivation '/nix/store/x-app.drv' failed to build
+""".splitlines()
+
+
+def test_a_failed_package_as_each_nix_reports_it() -> None:
+    for log in (NIX_2_8, NIX_2_18, NIX_2_30):
+        assert build_failure(log) == BuildFailure(
+            DRV, "broken-1.0", "failed with exit code 1", ("compiling main.c", "error: boom"),
+            "8")
+
+
+def test_a_failed_package_log_shows_its_last_lines() -> None:
+    log = [f"#8 0.1 building '{DRV}'...", *(f"#8 0.2 line {n}" for n in range(30)),
+           f"#8 0.3 error: builder for '{DRV}' failed due to signal 9 (Killed)"]
+    failed = build_failure(log)
+    assert failed is not None and failed.reason == "failed due to signal 9 (Killed)"
+    assert failed.log == tuple(f"line {n}" for n in range(20, 30))
+
+
+def test_an_evaluation_error_is_no_failed_package() -> None:
+    assert build_failure(LOG) is None

@@ -1,0 +1,53 @@
+"""What a build says when Nix stops in the builder, built for real on the engine: a
+package whose own build fails is exit 3 and named; a Nixfile Nix finds wrong is exit 2
+at its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import OFFLINE_PKGS
+from .test_examples import build
+
+pytestmark = pytest.mark.docker
+
+# A package whose build script prints `error: …` and fails, as a compiler does.
+BROKEN = """  broken = mkPackage "broken-1.0" ''
+    echo compiling main.c
+    echo 'error: boom' >&2
+    exit 1
+  '';
+"""
+
+
+@pytest.fixture
+def pkgs(tmp_path: Path) -> Path:
+    """The offline package set with a package whose build fails."""
+    source = (OFFLINE_PKGS / "default.nix").read_text()
+    assert "in\nrec {\n" in source
+    directory = tmp_path / "pkgs"
+    directory.mkdir()
+    (directory / "default.nix").write_text(source.replace("in\nrec {\n", "in\nrec {\n" + BROKEN))
+    return directory
+
+
+def test_a_package_whose_build_fails_is_named_with_its_log(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, pkgs, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/broken";\n'
+                       '  contents = [ pkgs.hello pkgs.broken ];\n}\n')
+    done = build(engine_env, offline_image, nixfile, nixpkgs=pkgs, check=False)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    message = done.stderr[done.stderr.rindex("error: Nix could not build"):].splitlines()
+    assert message[0] == ("error: Nix could not build the package broken-1.0: its builder "
+                          "failed with exit code 1")
+    assert message[1].startswith("  derivation: /nix/store/")
+    assert message[1].endswith("-broken-1.0.drv")
+    assert message[2:5] == ["  the last 2 lines of its log:", "    > compiling main.c",
+                            "    > error: boom"]
+    assert message[5].startswith("  hint: its whole log is in the build output above")
+    # Nix's own line stays in the output the user saw.
+    assert "failed with exit code 1" in done.stderr[:done.stderr.rindex("error: Nix could")]
