@@ -243,15 +243,6 @@ class BuildPlan(ValueRecord):
     rendered: Rendered
 
     @property
-    def shared_tags(self) -> dict[str, tuple[str, ...]]:
-        """Tags two or more of the images built get: the last one built keeps it."""
-        by_tag: dict[str, list[str]] = {}
-        for request in self.requests:
-            for tag in request.tags:
-                by_tag.setdefault(tag, []).append(request.target or "")
-        return {tag: tuple(targets) for tag, targets in by_tag.items() if len(targets) > 1}
-
-    @property
     def commands(self) -> tuple[Command, ...]:
         """Every process, in order; the package-set image is made once for all targets."""
         from .engine import build_commands

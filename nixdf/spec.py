@@ -176,7 +176,32 @@ _SIGNAL = r"(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?|[0-9]+"
 def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
     """Check each image's arguments and config; values become plain tuples and strings."""
     by_call = {id(found.call): found.attr for found in images}
-    return [_to_spec(found, by_call) for found in images]
+    specs = [_to_spec(found, by_call) for found in images]
+    _distinct_references(images, specs)
+    return specs
+
+
+def _distinct_references(images: Sequence[FoundImage], specs: Sequence[ImageSpec]) -> None:
+    """Two images under one name:tag: the engine keeps one image by that name, so building
+    both would replace one with the other, without a word. Names from the lock file are
+    in ``images`` by now, so this holds for the names only Nix knows too. The same call
+    reached by two attributes is one image, built twice alike."""
+    first: dict[str, FoundImage] = {}
+    for found, spec in zip(images, specs, strict=True):
+        reference = f"{spec.name}:{spec.tag}"
+        earlier = first.setdefault(reference, found)
+        if earlier.call is found.call:
+            continue
+        before = _value_span(earlier.call.args, "name")
+        raise SpecError(f"the images {_shown(earlier.attr)} and {_shown(found.attr)} are both "
+                        f"named {reference}", _value_span(found.call.args, "name"),
+                        hint=f"{_shown(earlier.attr)} is named at {before}; the engine keeps "
+                        "one image under a name and tag, so the later build would replace the "
+                        "other. Give each image its own name or tag.")
+
+
+def _shown(attr: str | None) -> str:
+    return attr if attr is not None else "(the Nixfile's own)"
 
 
 def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:

@@ -54,3 +54,22 @@ def test_an_error_in_an_imported_file_shows_that_files_line(tmp_path: Path) -> N
         api.render_path(nixfile, api.RenderOptions())
     assert str(info.value).splitlines()[:2] == [
         "app.nix:2:10: error: ./missing.nix does not exist", "      import ./missing.nix"]
+
+
+def test_two_images_under_one_name_and_tag_are_refused_at_both_places(tmp_path: Path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{\n  a = buildImage { name = "app"; };\n'
+                       '  b = buildImage { name = "app"; tag = "latest"; };\n'
+                       '  c = buildImage { name = "app"; tag = "2"; };\n}\n')
+    with pytest.raises(NixdfError) as raised:
+        api.load(nixfile)
+    assert raised.value.exit_code == 2
+    assert raised.value.span is not None and raised.value.span[1:3] == (3, 27)
+    assert raised.value.message == "the images a and b are both named app:latest"
+    assert f"a is named at {nixfile}:2:27" in str(raised.value)
+
+
+def test_one_image_under_two_attributes_is_no_clash(tmp_path: Path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('let img = buildImage { name = "app"; }; in { a = img; b = img; }\n')
+    assert [(spec.attr, spec.name) for spec in api.load(nixfile)] == [("a", "app"), ("b", "app")]

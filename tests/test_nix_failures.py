@@ -51,3 +51,18 @@ def test_a_package_whose_build_fails_is_named_with_its_log(  # type: ignore[no-u
     assert message[5].startswith("  hint: its whole log is in the build output above")
     # Nix's own line stays in the output the user saw.
     assert "failed with exit code 1" in done.stderr[:done.stderr.rindex("error: Nix could")]
+
+
+def test_names_only_nix_knows_are_checked_once_the_lock_says_them(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\n{\n'
+                       '  a = buildImage { name = "nixdf-test/dup-${pkgs.lib.version}"; };\n'
+                       '  b = buildImage { name = "nixdf-test/dup-offline"; };\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    error = done.stderr[done.stderr.rindex(f"{nixfile}:4:"):].splitlines()
+    assert error[0].endswith(
+        "error: the images a and b are both named nixdf-test/dup-offline:latest")
+    assert f"a is named at {nixfile}:3:" in error[-1]
