@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 
 from . import defaults
 from .errors import EngineError, NixdfError, NixEvalError, PackageBuildError, Span, UsageError
-from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
+from .evaluate import (
+    Attrs,
+    FoundImage,
+    LayerCall,
+    ListValue,
+    Thunk,
+    evaluation,
+    find_images,
+    from_json,
+)
 from .inputs import NixInputs, nix_inputs
 from .layers import StorePath
 from .parse import parse
@@ -32,7 +41,14 @@ from .plan import (
 )
 from .record import ValueRecord
 from .render import render, render_gc
-from .spec import REFERENCE, ImageSpec, records_closure, to_specs
+from .spec import (
+    NOT_A_PACKAGE_HINT,
+    REFERENCE,
+    ImageSpec,
+    name_clash,
+    records_closure,
+    to_specs,
+)
 from .syntax import Expr
 
 # What only a build needs (the engine, its log reader, their subprocess) is imported
@@ -40,7 +56,7 @@ from .syntax import Expr
 if TYPE_CHECKING:
     import hashlib
 
-    from .buildlog import BuildFailure
+    from .buildlog import BuildFailure, NotAPackage
     from .engine import BuildRequest, Command, Engine, PassThrough
 
 
@@ -87,6 +103,8 @@ class Rendered(ValueRecord):
     external_nixpkgs: Path | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
+    # Two images under one name:tag: an error once both are built (prepare_build).
+    name_clash: NixdfError | None = dataclasses.field(default=None, compare=False)
 
     @property
     def context(self) -> Path:
@@ -128,6 +146,7 @@ class _Loaded(ValueRecord):
     lock_key: str
     specs: list[ImageSpec]
     locked: bool  # a lock made for this very input supplied values
+    name_clash: NixdfError | None  # two images under one name:tag (spec.name_clash)
 
 
 def _read(nixfile: Path) -> str:
@@ -151,7 +170,11 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
             specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
                                          closure=_locked_closure(locked, spec.attr))
                      for spec in to_specs(images)]
-    return _Loaded(source, tree, inputs, key, specs, locked is not None)
+            # After the lock's values: names only Nix knows are compared too.
+            clash = name_clash(images, specs)
+    if clash is not None and clash.span is not None and Path(clash.span.file).is_file():
+        clash.with_source(Path(clash.span.file).read_text(encoding="utf-8"))
+    return _Loaded(source, tree, inputs, key, specs, locked is not None, clash)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, Path | None]:
@@ -192,7 +215,8 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
                                               options.per_path))
-    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
+    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
+                    loaded.name_clash)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -280,6 +304,8 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     if tags and target is None and len(images) > 1:
         raise UsageError("-t names one image, but this Nixfile has several",
                          hint=f"add --target, one of: {', '.join(images)}")
+    if target is None and rendered.name_clash is not None:
+        raise rendered.name_clash
     chosen = [target] if target else list(images)
     for name in chosen:
         platform = images[name].platform
@@ -329,12 +355,15 @@ def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:
 
 
 def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
-    from .buildlog import build_failure, nix_failure
+    from .buildlog import build_failure, nix_failure, not_a_package
 
     # First: a failed package prints what it likes, `error: …` included, before Nix's line.
     failed = build_failure(err.log)
     if failed is not None:
         return _package_error(failed, err.log)
+    wrong = not_a_package(err.log)
+    if wrong is not None:
+        return _not_a_package_error(wrong, inputs)
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
         return _ignored_input(err, inputs)
@@ -366,6 +395,62 @@ def _package_error(failed: BuildFailure, log: tuple[str, ...]) -> PackageBuildEr
     return PackageBuildError("\n".join(lines), log,
                              hint=f"its whole log is in the build output above ({where}); "
                              "the package's build failed, not the Nixfile's evaluation.")
+
+
+def _not_a_package_error(wrong: NotAPackage, inputs: NixInputs) -> NixEvalError:
+    """Exit 2 at the item, as an item known before the build is refused (spec.py)."""
+    key = wrong.key[-1]
+    what = (f"an item of '{key}' must be a package" if wrong.item is not None
+            else f"'{key}' must be a package or a list of packages")
+    error = NixEvalError(f"{what}, not {wrong.kind}", hint=NOT_A_PACKAGE_HINT)
+    span = _contents_span(inputs.context / inputs.nixfile, wrong)
+    if span is not None:
+        error.span = span
+        if Path(span.file).is_file():
+            error.with_source(Path(span.file).read_text(encoding="utf-8"))
+    return error
+
+
+def _contents_span(nixfile: Path, wrong: NotAPackage) -> Span | None:
+    """Where the Nixfile gives that item: the image's arguments are walked as Nix did, down
+    nix2container's layers; where only Nix knows the list, its place is the whole value."""
+    try:
+        tree = parse(nixfile.read_text(encoding="utf-8"), _display_name(nixfile))
+        with evaluation(tree.span):
+            image = next((found for found in find_images(tree) if found.attr == wrong.attr),
+                         None)
+            if image is None:
+                return None
+            return _walk(image.call.args, image.call.span, list(wrong.key), wrong.item)
+    except (OSError, UnicodeDecodeError, NixdfError):
+        return None
+
+
+def _walk(args: Attrs, span: Span, path: list[str], item: int | None) -> Span:
+    """The place of ``path`` (argument names, and the index of a nix2container layer after
+    "layers") in ``args``, then of the 1-based ``item`` there; as near as is known here."""
+    while path:
+        name = path.pop(0)
+        if name not in args.items:
+            return span
+        thunk = args.items[name]
+        span = _place(thunk, args.key_spans[name])
+        index = int(path.pop(0)) if path else (item - 1 if item is not None else -1)
+        value = thunk.force()
+        if not isinstance(value, ListValue) or not 0 <= index < len(value.items):
+            return span
+        span = _place(value.items[index], span)
+        if not path:
+            return span
+        layer = value.items[index].force()
+        if not isinstance(layer, LayerCall):
+            return span
+        args = layer.args
+    return span
+
+
+def _place(thunk: Thunk, fallback: Span) -> Span:
+    return thunk.expr.span if thunk.expr is not None else fallback
 
 
 _NOT_FOUND = re.compile(r'failed to compute cache key: "/(?P<path>[^"]+)" not found')

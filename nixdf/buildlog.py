@@ -27,6 +27,10 @@ _CANNOT_BUILD = re.compile(rf"^error: (?:.*: )?Cannot build {_DRV}\.$")
 _REASON = re.compile(r"^\s+Reason: builder (?P<reason>.+?)\.?$")
 _TAIL_LINE = re.compile(r"^\s+> ?(?P<text>.*)$")
 _BUILDING = re.compile(rf"^building {_DRV}")
+# nixfile.nix.j2's `packages`: an item of the contents that is no derivation.
+_NOT_A_PACKAGE = re.compile(r'nixdf: (?:item (?P<item>\d+) of )?the (?P<key>[\w.]+) of image '
+                            r'"(?P<attr>[^"]*)" is not a package \(a derivation\) but '
+                            r'(?P<kind>[\w ]+)')
 SHOWN_LINES = 10  # of a failed package's log, as many as Nix itself shows
 _ERROR = re.compile(r"^error: (?P<message>.+)$")
 _AT = re.compile(r"^\s*at (?P<path>/nixdf/src/[^:]+):(?P<line>\d+):(?P<column>\d+):$")
@@ -119,3 +123,23 @@ def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: st
     starts = [i for i, text in enumerate(lines)
               if (building := _BUILDING.match(text)) and building["drv"] == drv]
     return lines[starts[-1] + 1:] if starts else lines
+
+
+@dataclass(frozen=True, slots=True)
+class NotAPackage:
+    """An item of an image's contents that Nix found is no derivation."""
+
+    attr: str | None  # the image's attribute path; None for the Nixfile's own image
+    key: tuple[str, ...]  # ("copyToRoot",), or through nix2container layers ("layers", "0", "deps")
+    item: int | None  # 1-based, when the contents are a list
+    kind: str  # Nix's kind of value: "a set", "a string", …
+
+
+def not_a_package(log: Sequence[str]) -> NotAPackage | None:
+    """The first such item in ``log``, wherever a Nix version puts its error message."""
+    for line in log:
+        found = _NOT_A_PACKAGE.search(line)
+        if found:
+            return NotAPackage(found["attr"] or None, tuple(found["key"].split(".")),
+                               int(found["item"]) if found["item"] else None, found["kind"])
+    return None

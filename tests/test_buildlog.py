@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from nixdf.buildlog import BuildFailure, NixFailure, build_failure, nix_failure
+from nixdf.buildlog import (
+    BuildFailure,
+    NixFailure,
+    NotAPackage,
+    build_failure,
+    nix_failure,
+    not_a_package,
+)
 
 LOG = """#9 [err-build 3/3] RUN --mount=type=cache,id=nixdf-nix-be87,target=/nix set -eu; nix-build
 #9 sha256:79210f29221587f4420fd410646c889ed9af9168c4d6aacf28c3ffa07f075ee4
@@ -89,3 +96,16 @@ def test_a_failed_package_log_shows_its_last_lines() -> None:
 
 def test_an_evaluation_error_is_no_failed_package() -> None:
     assert build_failure(LOG) is None
+
+
+def test_an_item_that_is_no_package_as_nix_reports_it() -> None:
+    thrown = ('nixdf: item 2 of the layers.1.layers.0.copyToRoot of image "app.fromImage" is '
+              'not a package (a derivation) but a set')
+    # Nix 2.8 gives the message on its "error:" line; newer Nix indents it under a trace.
+    for line in (f"#8 0.3 error: {thrown}", f"#8 0.3        error: {thrown}"):
+        assert not_a_package(["#8 0.2 error:", line]) == NotAPackage(
+            "app.fromImage", ("layers", "1", "layers", "0", "copyToRoot"), 2, "a set")
+    whole = 'nixdf: the contents of image "" is not a package (a derivation) but a string'
+    assert not_a_package([f"#8 0.3 error: {whole}"]) == NotAPackage(
+        None, ("contents",), None, "a string")
+    assert not_a_package(LOG) is None

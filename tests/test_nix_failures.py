@@ -66,3 +66,41 @@ def test_names_only_nix_knows_are_checked_once_the_lock_says_them(  # type: igno
     assert error[0].endswith(
         "error: the images a and b are both named nixdf-test/dup-offline:latest")
     assert f"a is named at {nixfile}:3:" in error[-1]
+
+
+def test_an_item_of_the_contents_that_is_no_package_stops_at_its_place(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    # pkgs.lib is a set, but only Nix knows it: nix-build left it out, the image had hello only.
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/not-a-package";\n'
+                       '  contents = [ pkgs.hello pkgs.lib ];\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert done.stderr[done.stderr.rindex(f"{nixfile}:4:27:"):].splitlines() == [
+        f"{nixfile}:4:27: error: an item of 'contents' must be a package, not a set",
+        "      contents = [ pkgs.hello pkgs.lib ];",
+        "                              ^^^^^^^^",
+        "  hint: each item of the contents is a package (a derivation, such as pkgs.hello), "
+        "whose store path is copied into the image.",
+    ]
+
+
+def test_a_nix2container_layer_item_that_is_no_package_stops_at_its_place(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text(
+        '{ pkgs, nix2container }:\n'
+        'let extra = [ pkgs.hello ] ++ [ pkgs.lib ]; in\n'
+        'nix2container.buildImage {\n  name = "nixdf-test/n2c-not-a-package";\n'
+        '  layers = [\n    (nix2container.buildLayer { deps = [ pkgs.hello ]; })\n'
+        '    (nix2container.buildLayer { layers = [ (nix2container.buildLayer '
+        '{ copyToRoot = extra; }) ]; })\n  ];\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert done.stderr[done.stderr.rindex(f"{nixfile}:2:"):].splitlines()[:3] == [
+        f"{nixfile}:2:33: error: an item of 'copyToRoot' must be a package, not a set",
+        "    let extra = [ pkgs.hello ] ++ [ pkgs.lib ]; in",
+        "                                    ^^^^^^^^",
+    ]
