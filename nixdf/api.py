@@ -386,7 +386,7 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
 def _package_error(failed: BuildFailure, log: tuple[str, ...]) -> PackageBuildError:
     """Exit 3, as any failed build: the package's name, why, and the end of its log."""
     lines = [f"Nix could not build the package {failed.name}: its builder {failed.reason}",
-             f"  derivation: {failed.drv}"]
+             f"  derivation: {failed.drv}", *(f"  {line}" for line in failed.hashes)]
     if failed.log:
         count = len(failed.log)
         lines.append(f"  the last {count} line{'s' if count > 1 else ''} of its log:")

@@ -24,6 +24,9 @@ _DRV = r"'(?P<drv>/nix/store/[0-9a-z]{32}-(?P<name>[^'/]+)\.drv)'"
 _BUILDER_FAILED = re.compile(rf"^error: (?:.*: )?builder for {_DRV} (?P<reason>failed[^;]*?)\.?;?$")
 # Newer Nix: "error: Cannot build '/nix/store/…-NAME.drv'." and "Reason: builder failed with …".
 _CANNOT_BUILD = re.compile(rf"^error: (?:.*: )?Cannot build {_DRV}\.$")
+# A fixed-output derivation (a fetcher's) whose output has another hash: "specified:" and
+# "got:" follow, indented.
+_HASH_MISMATCH = re.compile(rf"^error: (?:.*: )?hash mismatch in fixed-output derivation {_DRV}:$")
 _REASON = re.compile(r"^\s+Reason: builder (?P<reason>.+?)\.?$")
 _TAIL_LINE = re.compile(r"^\s+> ?(?P<text>.*)$")
 _BUILDING = re.compile(rf"^building {_DRV}")
@@ -32,6 +35,7 @@ _NOT_A_PACKAGE = re.compile(r'nixdf: (?:item (?P<item>\d+) of )?the (?P<key>[\w.
                             r'"(?P<attr>[^"]*)" is not a package \(a derivation\) but '
                             r'(?P<kind>[\w ]+)')
 SHOWN_LINES = 10  # of a failed package's log, as many as Nix itself shows
+_MISMATCH_REASON = "made an output whose hash is not the one given (its outputHash)"
 _ERROR = re.compile(r"^error: (?P<message>.+)$")
 _AT = re.compile(r"^\s*at (?P<path>/nixdf/src/[^:]+):(?P<line>\d+):(?P<column>\d+):$")
 _HINT = re.compile(r"^\s*(?P<hint>Did you mean .+\?)$")
@@ -80,6 +84,7 @@ class BuildFailure:
     reason: str
     log: tuple[str, ...]
     step: str | None = None  # BuildKit's step (#N) whose output holds the whole log
+    hashes: tuple[str, ...] = ()  # of a hash mismatch: Nix's "specified: …" and "got: …"
 
 
 def build_failure(log: Sequence[str]) -> BuildFailure | None:
@@ -87,6 +92,14 @@ def build_failure(log: Sequence[str]) -> BuildFailure | None:
     Nix quotes after its message ("> …"), or else those it printed as the build ran."""
     steps = [_step_and_text(line) for line in log]
     for index, (step, text) in enumerate(steps):
+        mismatch = _HASH_MISMATCH.match(text)
+        if mismatch is not None:
+            hashes = tuple(follow.strip() for follow_step, follow in steps[index + 1:index + 3]
+                           if follow_step == step and follow.strip().startswith(("specified:",
+                                                                                  "got:")))
+            printed = _printed(steps[:index], step, mismatch["drv"])
+            return BuildFailure(mismatch["drv"], mismatch["name"], _MISMATCH_REASON,
+                                tuple(printed[-SHOWN_LINES:]), step, hashes)
         found = _BUILDER_FAILED.match(text) or _CANNOT_BUILD.match(text)
         if found is None:
             continue

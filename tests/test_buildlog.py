@@ -94,6 +94,16 @@ def test_a_failed_package_log_shows_its_last_lines() -> None:
     assert failed.log == tuple(f"line {n}" for n in range(20, 30))
 
 
+def test_a_package_of_another_hash() -> None:
+    fixed = DRV.replace("broken", "fixed")
+    log = [f"#6 0.3 building '{fixed}'...",
+           f"#6 0.4 error: hash mismatch in fixed-output derivation '{fixed}':",
+           "#6 0.4          specified: sha256-AAAA=", "#6 0.4             got:    sha256-mOpu="]
+    failed = build_failure(log)
+    assert failed is not None and failed.name == "fixed-1.0" and failed.step == "6"
+    assert failed.hashes == ("specified: sha256-AAAA=", "got:    sha256-mOpu=")
+
+
 def test_an_evaluation_error_is_no_failed_package() -> None:
     assert build_failure(LOG) is None
 

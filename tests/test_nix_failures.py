@@ -19,6 +19,16 @@ BROKEN = """  broken = mkPackage "broken-1.0" ''
     echo 'error: boom' >&2
     exit 1
   '';
+  # A fetcher's kind of package: its output must have the hash given, and has not.
+  fixed = derivation {
+    name = "fixed-1.0";
+    inherit system;
+    builder = "${busybox}/bin/sh";
+    args = [ "-c" "echo hi > $out" ];
+    outputHashMode = "flat";
+    outputHashAlgo = "sha256";
+    outputHash = "0000000000000000000000000000000000000000000000000000";
+  };
 """
 
 
@@ -51,6 +61,21 @@ def test_a_package_whose_build_fails_is_named_with_its_log(  # type: ignore[no-u
     assert message[5].startswith("  hint: its whole log is in the build output above")
     # Nix's own line stays in the output the user saw.
     assert "failed with exit code 1" in done.stderr[:done.stderr.rindex("error: Nix could")]
+
+
+def test_a_package_of_another_hash_is_named_with_both_hashes(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, pkgs, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/fixed";\n'
+                       '  contents = [ pkgs.fixed ];\n}\n')
+    done = build(engine_env, offline_image, nixfile, nixpkgs=pkgs, check=False)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    message = done.stderr[done.stderr.rindex("error: Nix could not build"):].splitlines()
+    assert message[0] == ("error: Nix could not build the package fixed-1.0: its builder made "
+                          "an output whose hash is not the one given (its outputHash)")
+    assert message[2] == "  specified: sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    assert message[3].startswith("  got:    sha256-")
 
 
 def test_names_only_nix_knows_are_checked_once_the_lock_says_them(  # type: ignore[no-untyped-def]
