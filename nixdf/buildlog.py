@@ -38,6 +38,7 @@ SHOWN_LINES = 10  # of a failed package's log, as many as Nix itself shows
 _MISMATCH_REASON = "made an output whose hash is not the one given (its outputHash)"
 _ERROR = re.compile(r"^error: (?P<message>.+)$")
 _AT = re.compile(r"^\s*at (?P<path>/nixdf/src/[^:]+):(?P<line>\d+):(?P<column>\d+):$")
+_INNER_ERROR = re.compile(r"^\s+error: (?P<message>.+)$")
 _HINT = re.compile(r"^\s*(?P<hint>Did you mean .+\?)$")
 
 
@@ -56,6 +57,8 @@ def nix_failure(log: Sequence[str], src_dir: str) -> NixFailure | None:
     """The first Nix error in ``log``; ``path`` relative to the build context."""
     lines = [_PREFIX.sub("", line) for line in log]
     for index, line in enumerate(lines):
+        if line.rstrip() == "error:":
+            return _traced(log[index + 1:], _step_and_text(log[index])[0], src_dir)
         found = _ERROR.match(line)
         if not found or found["message"].startswith("builder for"):
             continue
@@ -73,6 +76,39 @@ def nix_failure(log: Sequence[str], src_dir: str) -> NixFailure | None:
                                      failure.column, hint["hint"])
         return failure
     return None
+
+
+def _traced(after: Sequence[str], step: str | None, src_dir: str) -> NixFailure | None:
+    """Newer Nix (2.13 on): a bare "error:", then indented "… while …" frames of a trace,
+    then the message on its own indented "error: …" line, its position and suggestion
+    after it. Without a position in the context there, the last frame that has one."""
+    block: list[str] = []
+    for line_step, text in map(_step_and_text, after):
+        if line_step != step:
+            continue
+        if text and not text[0].isspace():
+            break
+        block.append(text)
+    messages = [(i, found["message"]) for i, text in enumerate(block)
+                if (found := _INNER_ERROR.match(text))]
+    if not messages:
+        return None
+    start, message = messages[-1]
+    failure = NixFailure(message)
+    for follow in block[start + 1:start + 16]:
+        at = _AT.match(follow)
+        if at and failure.path is None:
+            failure = NixFailure(failure.message, at["path"][len(src_dir) + 1:],
+                                 int(at["line"]), int(at["column"]))
+        hint = _HINT.match(follow)
+        if hint:
+            failure = NixFailure(failure.message, failure.path, failure.line, failure.column,
+                                 hint["hint"])
+    frames = [at for text in block[:start] if (at := _AT.match(text))]
+    if failure.path is None and frames:
+        failure = NixFailure(failure.message, frames[-1]["path"][len(src_dir) + 1:],
+                             int(frames[-1]["line"]), int(frames[-1]["column"]), failure.hint)
+    return failure
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,3 +119,37 @@ def test_an_item_that_is_no_package_as_nix_reports_it() -> None:
     assert not_a_package([f"#8 0.3 error: {whole}"]) == NotAPackage(
         None, ("contents",), None, "a string")
     assert not_a_package(LOG) is None
+
+
+# Nix 2.13 on: a bare "error:", a trace, then the message with its position.
+NIX_2_31 = """#9 0.4 error:
+#9 0.4        … while evaluating the attribute 'contents'
+#9 0.4          at /nixdf/src/sub/app.nix:4:3:
+#9 0.4             3|   name = "t/typo";
+#9 0.4             4|   contents = pkgs.helo;
+#9 0.4              |   ^
+#10 0.4 a line of another step
+#9 0.4
+#9 0.4        error: attribute 'helo' missing
+#9 0.4
+#9 0.4        at /nixdf/src/sub/app.nix:4:14:
+#9 0.4             3|   name = "t/typo";
+#9 0.4             4|   contents = pkgs.helo;
+#9 0.4              |              ^
+#9 0.4        Did you mean hello?
+#9 ERROR: executor failed running [/bin/sh -c set -eu; nix-build]: exit code: 1
+""".splitlines()
+
+
+def test_error_after_a_trace_as_newer_nix_prints_it() -> None:
+    assert nix_failure(NIX_2_31, "/nixdf/src") == NixFailure(
+        "attribute 'helo' missing", "sub/app.nix", 4, 14, "Did you mean hello?")
+
+
+def test_error_after_a_trace_outside_the_context_takes_the_last_frame_in_it() -> None:
+    log = ["#9 0.4 error:", "#9 0.4        … while calling a function",
+           "#9 0.4          at /nixdf/src/Nixfile:7:5:", "#9 0.4",
+           "#9 0.4        error: value is a string while a set was expected",
+           "#9 0.4        at /nixdf/nixpkgs/default.nix:3:1:"]
+    assert nix_failure(log, "/nixdf/src") == NixFailure(
+        "value is a string while a set was expected", "Nixfile", 7, 5)
