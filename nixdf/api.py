@@ -392,9 +392,15 @@ def _package_error(failed: BuildFailure, log: tuple[str, ...]) -> PackageBuildEr
         lines.append(f"  the last {count} line{'s' if count > 1 else ''} of its log:")
         lines.extend(f"    > {line}" for line in failed.log)
     where = f"the lines of step #{failed.step}" if failed.step else "its lines"
-    return PackageBuildError("\n".join(lines), log,
-                             hint=f"its whole log is in the build output above ({where}); "
-                             "the package's build failed, not the Nixfile's evaluation.")
+    hint = (f"its whole log is in the build output above ({where}); the package's build "
+            "failed, not the Nixfile's evaluation.")
+    if failed.clipped:
+        hint = (f"its log is in the build output above ({where}), but BuildKit clipped it at "
+                "its log limits: to see all of it, build again with BUILDKIT_STEP_LOG_MAX_SIZE=-1 "
+                "and BUILDKIT_STEP_LOG_MAX_SPEED=-1 in the environment of BuildKit (of dockerd "
+                "for Docker's own builder; `docker buildx create --driver-opt "
+                "env.BUILDKIT_STEP_LOG_MAX_SIZE=-1 …` for a buildx builder).")
+    return PackageBuildError("\n".join(lines), log, hint=hint)
 
 
 def _not_a_package_error(wrong: NotAPackage, inputs: NixInputs) -> NixEvalError:

@@ -121,6 +121,7 @@ class BuildFailure:
     log: tuple[str, ...]
     step: str | None = None  # BuildKit's step (#N) whose output holds the whole log
     hashes: tuple[str, ...] = ()  # of a hash mismatch: Nix's "specified: …" and "got: …"
+    clipped: bool = False  # BuildKit left out part of the step's output (its log limits)
 
 
 def build_failure(log: Sequence[str]) -> BuildFailure | None:
@@ -135,7 +136,8 @@ def build_failure(log: Sequence[str]) -> BuildFailure | None:
                                                                                   "got:")))
             printed = _printed(steps[:index], step, mismatch["drv"])
             return BuildFailure(mismatch["drv"], mismatch["name"], _MISMATCH_REASON,
-                                tuple(printed[-SHOWN_LINES:]), step, hashes)
+                                tuple(printed[-SHOWN_LINES:]), step, hashes,
+                                _clipped(steps, step))
         found = _BUILDER_FAILED.match(text) or _CANNOT_BUILD.match(text)
         if found is None:
             continue
@@ -152,8 +154,14 @@ def build_failure(log: Sequence[str]) -> BuildFailure | None:
                 break
         lines = quoted or _printed(steps[:index], step, found["drv"])
         return BuildFailure(found["drv"], found["name"], reason or "failed",
-                            tuple(lines[-SHOWN_LINES:]), step)
+                            tuple(lines[-SHOWN_LINES:]), step, clipped=_clipped(steps, step))
     return None
+
+
+def _clipped(steps: Sequence[tuple[str | None, str]], step: str | None) -> bool:
+    """BuildKit's "[output clipped, log limit 2MiB reached]" (or "200KiB/s"), in the step."""
+    return any(line_step == step and text.startswith("[output clipped")
+               for line_step, text in steps)
 
 
 def _step_and_text(line: str) -> tuple[str | None, str]:

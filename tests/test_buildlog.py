@@ -104,6 +104,14 @@ def test_a_package_of_another_hash() -> None:
     assert failed.hashes == ("specified: sha256-AAAA=", "got:    sha256-mOpu=")
 
 
+def test_a_failed_package_whose_output_buildkit_clipped() -> None:
+    clipped = "#8 0.3 [output clipped, log limit 200KiB/s reached]"
+    failed = build_failure([clipped, *NIX_2_8])
+    assert failed is not None and failed.clipped
+    other_step = build_failure(["#9 0.3 [output clipped, log limit 2MiB reached]", *NIX_2_8])
+    assert other_step is not None and not other_step.clipped
+
+
 def test_an_evaluation_error_is_no_failed_package() -> None:
     assert build_failure(LOG) is None
 

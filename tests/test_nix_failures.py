@@ -19,6 +19,14 @@ BROKEN = """  broken = mkPackage "broken-1.0" ''
     echo 'error: boom' >&2
     exit 1
   '';
+  # More output than BuildKit shows of a step (200 KiB/s, 2 MiB in all, by default).
+  noisy = mkPackage "noisy-1.0" ''
+    i=0
+    while [ $i -lt 40000 ]; do
+      echo "line $i of a long build log, padded to sixty bytes"; i=$((i+1))
+    done
+    exit 1
+  '';
   # A fetcher's kind of package: its output must have the hash given, and has not.
   fixed = derivation {
     name = "fixed-1.0";
@@ -76,6 +84,21 @@ def test_a_package_of_another_hash_is_named_with_both_hashes(  # type: ignore[no
                           "an output whose hash is not the one given (its outputHash)")
     assert message[2] == "  specified: sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     assert message[3].startswith("  got:    sha256-")
+
+
+def test_a_package_whose_log_buildkit_clipped_says_how_to_see_it_all(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, pkgs, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/noisy";\n'
+                       '  contents = pkgs.noisy;\n}\n')
+    done = build(engine_env, offline_image, nixfile, nixpkgs=pkgs, check=False)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "[output clipped" in done.stderr
+    message = done.stderr[done.stderr.rindex("error: Nix could not build"):].splitlines()
+    assert message[3:5] == ["    > line 39990 of a long build log, padded to sixty bytes",
+                            "    > line 39991 of a long build log, padded to sixty bytes"]
+    assert "BuildKit clipped it" in message[-1]
+    assert "BUILDKIT_STEP_LOG_MAX_SIZE=-1" in message[-1]
 
 
 def test_names_only_nix_knows_are_checked_once_the_lock_says_them(  # type: ignore[no-untyped-def]
