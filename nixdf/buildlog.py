@@ -18,15 +18,17 @@ _PREFIX = re.compile(r"^#\d+ \d+\.\d+ ?")
 _STEP_LINE = re.compile(r"^#(?P<step>\d+) \d+\.\d+ ?(?P<text>.*)$")
 _STEP_OWN = re.compile(r"^#\d+ ")  # BuildKit's own lines of a step: sha256, DONE, ERROR
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Nix's error line, at the top or (inside a trace, as for import-from-derivation) indented.
+_NIX_ERROR = r"^\s*error: (?:.*: )?"
 _DRV = r"'(?P<drv>/nix/store/[0-9a-z]{32}-(?P<name>[^'/]+)\.drv)'"
 # Nix 2.4 to 2.2x: "error: builder for '/nix/store/…-NAME.drv' failed with exit code 1", a
 # ";" and the log's last lines after it when Nix did not print them as they came (2.8 did).
-_BUILDER_FAILED = re.compile(rf"^error: (?:.*: )?builder for {_DRV} (?P<reason>failed[^;]*?)\.?;?$")
+_BUILDER_FAILED = re.compile(rf"{_NIX_ERROR}builder for {_DRV} (?P<reason>failed[^;]*?)\.?;?$")
 # Newer Nix: "error: Cannot build '/nix/store/…-NAME.drv'." and "Reason: builder failed with …".
-_CANNOT_BUILD = re.compile(rf"^error: (?:.*: )?Cannot build {_DRV}\.$")
+_CANNOT_BUILD = re.compile(rf"{_NIX_ERROR}Cannot build {_DRV}\.$")
 # A fixed-output derivation (a fetcher's) whose output has another hash: "specified:" and
 # "got:" follow, indented.
-_HASH_MISMATCH = re.compile(rf"^error: (?:.*: )?hash mismatch in fixed-output derivation {_DRV}:$")
+_HASH_MISMATCH = re.compile(rf"{_NIX_ERROR}hash mismatch in fixed-output derivation {_DRV}:$")
 _REASON = re.compile(r"^\s+Reason: builder (?P<reason>.+?)\.?$")
 _TAIL_LINE = re.compile(r"^\s+> ?(?P<text>.*)$")
 _BUILDING = re.compile(rf"^building {_DRV}")
