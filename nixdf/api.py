@@ -42,10 +42,10 @@ from .plan import (
 from .record import ValueRecord
 from .render import render, render_gc
 from .spec import (
-    NOT_A_PACKAGE_HINT,
     REFERENCE,
     ImageSpec,
     name_clash,
+    not_a_package_hint,
     records_closure,
     to_specs,
 )
@@ -408,7 +408,7 @@ def _not_a_package_error(wrong: NotAPackage, inputs: NixInputs) -> NixEvalError:
     key = wrong.key[-1]
     what = (f"an item of '{key}' must be a package" if wrong.item is not None
             else f"'{key}' must be a package or a list of packages")
-    error = NixEvalError(f"{what}, not {wrong.kind}", hint=NOT_A_PACKAGE_HINT)
+    error = NixEvalError(f"{what}, not {wrong.kind}", hint=not_a_package_hint(wrong.kind))
     span = _contents_span(inputs.context / inputs.nixfile, wrong)
     if span is not None:
         error.span = span

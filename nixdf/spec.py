@@ -643,11 +643,19 @@ def _packages_only(args: Attrs, keys: tuple[str, ...] = ("copyToRoot", "contents
             if not isinstance(found, Opaque) and not _is_derivation(found):
                 what = (f"an item of '{key}' must be a package" if isinstance(value, ListValue)
                         else f"'{key}' must be a package or a list of packages")
-                raise SpecError(f"{what}, not {type_name(found)}", span, hint=NOT_A_PACKAGE_HINT)
+                raise SpecError(f"{what}, not {type_name(found)}", span,
+                                hint=not_a_package_hint(type_name(found)))
 
 
-NOT_A_PACKAGE_HINT = ("each item of the contents is a package (a derivation, such as "
-                      "pkgs.hello), whose store path is copied into the image.")
+def not_a_package_hint(kind: str) -> str:
+    """What to write instead of an item of the contents of ``kind`` ("a string", …)."""
+    hint = ("each item of the contents is a package (a derivation, such as pkgs.hello), whose "
+            "store path is copied into the image")
+    if kind == "a string":
+        # dockerTools takes "${pkgs.hello}" too; nix-build, which builds the contents, does not.
+        return hint + "; a string, even a store path such as \"${pkgs.hello}\", is not " \
+            "supported yet: give the package itself."
+    return hint + "."
 
 
 def _is_derivation(value: Value) -> bool:
