@@ -16,8 +16,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import defaults
-from .errors import EngineError, NeedsLockError, NixdfError, NixEvalError, Span, UsageError
-from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
+from .errors import (
+    EngineError,
+    NeedsLockError,
+    NixdfError,
+    NixEvalError,
+    PackageBuildError,
+    Span,
+    UsageError,
+)
+from .evaluate import (
+    Attrs,
+    FoundImage,
+    LayerCall,
+    ListValue,
+    Thunk,
+    evaluation,
+    find_images,
+    from_json,
+)
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
 from .parse import parse
@@ -34,7 +51,14 @@ from .plan import (
 )
 from .record import ValueRecord
 from .render import render, render_gc
-from .spec import REFERENCE, ImageSpec, records_closure, to_specs
+from .spec import (
+    REFERENCE,
+    ImageSpec,
+    name_clash,
+    not_a_package_hint,
+    records_closure,
+    to_specs,
+)
 from .syntax import Expr
 
 # What only a build needs (the engine, its log reader, their subprocess) is imported
@@ -42,6 +66,7 @@ from .syntax import Expr
 if TYPE_CHECKING:
     import hashlib
 
+    from .buildlog import BuildFailure, NotAPackage
     from .engine import BuildRequest, Command, Engine, PassThrough
 
 
@@ -89,6 +114,8 @@ class Rendered(ValueRecord):
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
     lock_state: str = "missing"  # of its lock: current, missing, or stale (for other input)
+    # Two images under one name:tag: an error once both are built (prepare_build).
+    name_clash: NixdfError | None = dataclasses.field(default=None, compare=False)
 
     @property
     def context(self) -> Path:
@@ -131,6 +158,7 @@ class _Loaded(ValueRecord):
     specs: list[ImageSpec]
     locked: bool  # a lock made for this very input supplied values
     lock_state: str  # current, missing, or stale (made for other input)
+    name_clash: NixdfError | None  # two images under one name:tag (spec.name_clash)
 
 
 def _read(nixfile: Path) -> str:
@@ -158,7 +186,11 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
             except NeedsLockError as err:
                 err.lock_state = state
                 raise
-    return _Loaded(source, tree, inputs, key, specs, locked is not None, state)
+            # After the lock's values: names only Nix knows are compared too.
+            clash = name_clash(images, specs)
+    if clash is not None and clash.span is not None and Path(clash.span.file).is_file():
+        clash.with_source(Path(clash.span.file).read_text(encoding="utf-8"))
+    return _Loaded(source, tree, inputs, key, specs, locked is not None, state, clash)
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
@@ -240,7 +272,7 @@ def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
                                               inputs.paths, options.compat, options.caches(),
                                               options.per_path))
     return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
-                    loaded.lock_state)
+                    loaded.lock_state, loaded.name_clash)
 
 
 def nixfile_at(path: Path) -> Path:
@@ -330,15 +362,6 @@ class BuildPlan(ValueRecord):
     rendered: Rendered
 
     @property
-    def shared_tags(self) -> dict[str, tuple[str, ...]]:
-        """Tags two or more of the images built get: the last one built keeps it."""
-        by_tag: dict[str, list[str]] = {}
-        for request in self.requests:
-            for tag in request.tags:
-                by_tag.setdefault(tag, []).append(request.target or "")
-        return {tag: tuple(targets) for tag, targets in by_tag.items() if len(targets) > 1}
-
-    @property
     def commands(self) -> tuple[Command, ...]:
         """Every process, in order; the package-set image is made once for all targets."""
         from .engine import build_commands
@@ -382,6 +405,8 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     if tags and target is None and len(images) > 1:
         raise UsageError("-t names one image, but this Nixfile has several",
                          hint=f"add --target, one of: {', '.join(images)}")
+    if target is None and rendered.name_clash is not None:
+        raise rendered.name_clash
     chosen = [target] if target else list(images)
     for name in chosen:
         platform = images[name].platform
@@ -443,8 +468,15 @@ def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:
 
 
 def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
-    from .buildlog import nix_failure
+    from .buildlog import build_failure, nix_failure, not_a_package
 
+    # First: a failed package prints what it likes, `error: …` included, before Nix's line.
+    failed = build_failure(err.log)
+    if failed is not None:
+        return _package_error(failed, err.log)
+    wrong = not_a_package(err.log)
+    if wrong is not None:
+        return _not_a_package_error(wrong, inputs)
     failure = nix_failure(err.log, SRC_DIR)
     if failure is None:
         return _ignored_input(err, inputs)
@@ -462,6 +494,82 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
     if path.is_file():
         located.with_source(path.read_text(encoding="utf-8", errors="replace"))
     return located
+
+
+def _package_error(failed: BuildFailure, log: tuple[str, ...]) -> PackageBuildError:
+    """Exit 3, as any failed build: the package's name, why, and the end of its log."""
+    lines = [f"Nix could not build the package {failed.name}: its builder {failed.reason}",
+             f"  derivation: {failed.drv}", *(f"  {line}" for line in failed.hashes)]
+    if failed.log:
+        count = len(failed.log)
+        lines.append(f"  the last {count} line{'s' if count > 1 else ''} of its log:")
+        lines.extend(f"    > {line}" for line in failed.log)
+    where = f"the lines of step #{failed.step}" if failed.step else "its lines"
+    hint = (f"its whole log is in the build output above ({where}); the package's build "
+            "failed, not the Nixfile's evaluation.")
+    if failed.clipped:
+        hint = (f"its log is in the build output above ({where}), but BuildKit clipped it at "
+                "its log limits: to see all of it, build again with BUILDKIT_STEP_LOG_MAX_SIZE=-1 "
+                "and BUILDKIT_STEP_LOG_MAX_SPEED=-1 in the environment of BuildKit (of dockerd "
+                "for Docker's own builder; `docker buildx create --driver-opt "
+                "env.BUILDKIT_STEP_LOG_MAX_SIZE=-1 …` for a buildx builder).")
+    return PackageBuildError("\n".join(lines), log, hint=hint)
+
+
+def _not_a_package_error(wrong: NotAPackage, inputs: NixInputs) -> NixEvalError:
+    """Exit 2 at the item, as an item known before the build is refused (spec.py)."""
+    key = wrong.key[-1]
+    what = (f"an item of '{key}' must be a package" if wrong.item is not None
+            else f"'{key}' must be a package or a list of packages")
+    error = NixEvalError(f"{what}, not {wrong.kind}", hint=not_a_package_hint(wrong.kind))
+    span = _contents_span(inputs.context / inputs.nixfile, wrong)
+    if span is not None:
+        error.span = span
+        if Path(span.file).is_file():
+            error.with_source(Path(span.file).read_text(encoding="utf-8"))
+    return error
+
+
+def _contents_span(nixfile: Path, wrong: NotAPackage) -> Span | None:
+    """Where the Nixfile gives that item: the image's arguments are walked as Nix did, down
+    nix2container's layers; where only Nix knows the list, its place is the whole value."""
+    try:
+        tree = parse(nixfile.read_text(encoding="utf-8"), _display_name(nixfile))
+        with evaluation(tree.span):
+            image = next((found for found in find_images(tree) if found.attr == wrong.attr),
+                         None)
+            if image is None:
+                return None
+            return _walk(image.call.args, image.call.span, list(wrong.key), wrong.item)
+    except (OSError, UnicodeDecodeError, NixdfError):
+        return None
+
+
+def _walk(args: Attrs, span: Span, path: list[str], item: int | None) -> Span:
+    """The place of ``path`` (argument names, and the index of a nix2container layer after
+    "layers") in ``args``, then of the 1-based ``item`` there; as near as is known here."""
+    while path:
+        name = path.pop(0)
+        if name not in args.items:
+            return span
+        thunk = args.items[name]
+        span = _place(thunk, args.key_spans[name])
+        index = int(path.pop(0)) if path else (item - 1 if item is not None else -1)
+        value = thunk.force()
+        if not isinstance(value, ListValue) or not 0 <= index < len(value.items):
+            return span
+        span = _place(value.items[index], span)
+        if not path:
+            return span
+        layer = value.items[index].force()
+        if not isinstance(layer, LayerCall):
+            return span
+        args = layer.args
+    return span
+
+
+def _place(thunk: Thunk, fallback: Span) -> Span:
+    return thunk.expr.span if thunk.expr is not None else fallback
 
 
 # BuildKit 0.8 says `…cache key: "/PATH" not found`; current ones name the ref first:
@@ -617,6 +725,7 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     """What the locked values depend on: the Nix inputs' text and where they lie in the
     context (Nix names a copied directory after it), the package set, the builder."""
     import hashlib
+
 
     # A local package set counts by its files, not by how it was named: `pkgs` and
     # `$PWD/pkgs` are one set, and a lock made with the one is current for the other.

@@ -364,9 +364,6 @@ def build(
         made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine=prepared.engine)
-    for shared, images in prepared.shared_tags.items():
-        print(f"nixdf: warning: {', '.join(images)} are all named {shared}; the last one built "
-              "keeps the name (build each with --target NAME -t TAG)", file=sys.stderr)
     the_plan = prepared.rendered.plan
     target = the_plan.syntax or ("builtin-frontend" if the_plan.link else "docker-20.10")
     compat_note = f", Dockerfile target {target}"

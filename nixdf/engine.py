@@ -349,6 +349,9 @@ def _run(argv: Sequence[str], env: dict[str, str], stdin: str | None) -> None:
     """Run, passing BuildKit's progress through and keeping its end for error reports."""
     print("nixdf: running " + shlex.join(argv), file=sys.stderr, flush=True)
     tail: deque[str] = deque(maxlen=_LOG_TAIL)
+    # BuildKit's word that it left out part of a step's output may be long gone from the
+    # tail: kept aside, for the error to say where the rest of a package's log went.
+    clipped: list[str] = []
     try:
         with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
@@ -359,8 +362,10 @@ def _run(argv: Sequence[str], env: dict[str, str], stdin: str | None) -> None:
             for line in proc.stdout:
                 sys.stderr.write(line)
                 tail.append(line.rstrip("\n"))
+                if "[output clipped" in line and len(clipped) < _LOG_TAIL:
+                    clipped.append(tail[-1])
     except OSError as err:
         raise EngineError(f"cannot run {argv[0]}: {err.strerror}") from None
     if proc.returncode != 0:
         raise EngineError(f"the build failed (exit code {proc.returncode}): "
-                          + shlex.join(argv), log=tuple(tail))
+                          + shlex.join(argv), log=(*clipped, *tail))

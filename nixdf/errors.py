@@ -124,5 +124,10 @@ class EngineError(NixdfError):
         self.log = log
 
 
+class PackageBuildError(EngineError):
+    """Nix evaluated the Nixfile, but a package's own build failed: no place in the Nixfile
+    is wrong, so the error names the package and ends with its log."""
+
+
 class NixEvalError(NixdfError):
     """Nix, evaluating the Nixfile in the builder, found it wrong."""

@@ -179,6 +179,31 @@ def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
     return [_to_spec(found, by_call) for found in images]
 
 
+def name_clash(images: Sequence[FoundImage], specs: Sequence[ImageSpec]) -> SpecError | None:
+    """Two images under one name:tag: the engine keeps one image by that name, so building
+    both would replace one with the other, without a word. Not an error of the Nixfile
+    itself (nixpkgs' dockerTools examples name two images alike): building either one alone
+    is fine. The same call reached by two attributes is one image, built twice alike."""
+    first: dict[str, FoundImage] = {}
+    for found, spec in zip(images, specs, strict=True):
+        reference = f"{spec.name}:{spec.tag}"
+        earlier = first.setdefault(reference, found)
+        if earlier.call is found.call:
+            continue
+        before = _value_span(earlier.call.args, "name")
+        return SpecError(f"the images {_shown(earlier.attr)} and {_shown(found.attr)} are both "
+                         f"named {reference}", _value_span(found.call.args, "name"),
+                         hint=f"{_shown(earlier.attr)} is named at {before}; building both would "
+                         "leave the engine one image of that name. Build one at a time with "
+                         "--target (and -t for another name), or give each image its own name "
+                         "or tag.")
+    return None
+
+
+def _shown(attr: str | None) -> str:
+    return attr if attr is not None else "(the Nixfile's own)"
+
+
 def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     call = found.call
     if call.builder.startswith(f"{NIX2CONTAINER}."):
@@ -192,7 +217,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
     created = _timestamp(args, "created")
     mtime = _timestamp(args, "mtime")
     _compressor(args)
-    _no_local_paths(args)
+    _packages_only(args)
     from_image, from_attr = _from_image(args, by_call, call)
     # dockerTools' order: buildImage runs runAsRoot then extraCommands; the layered
     # builders run extraCommands, then fakeRootCommands (real root here, no fakeroot).
@@ -266,7 +291,7 @@ def _nix2container_spec(found: FoundImage, by_call: dict[int, str | None]) -> Im
     args = call.args
     _check_arguments(call, call.builder)
     name, tag = _name_and_tag(call)
-    _no_local_paths(args)
+    _packages_only(args)
     from_image, from_attr = _from_image(args, by_call, call)
     layers = _explicit_layers(args)
     _check_perms(args, call.builder)
@@ -406,7 +431,7 @@ def _check_layer(layer: LayerCall) -> None:
                             _value_span(args, "maxLayers"),
                             hint="split the layer into several buildLayer calls, one for each "
                             "group of paths.")
-    _no_local_paths(args)
+    _packages_only(args, ("deps", "copyToRoot", "contents"))
     _check_perms(args, what)
 
 
@@ -595,23 +620,48 @@ def _max_layers(args: Attrs) -> int:
     return value
 
 
-def _no_local_paths(args: Attrs) -> None:
-    """A path among the contents (``copyToRoot = [ pkgs.bash ./files ];``) is refused here,
-    with its place: Nix would copy it into the store, but the builder's nix-build takes
-    derivations only and would stop with no hint of which item."""
-    for key in ("copyToRoot", "contents"):
+def _packages_only(args: Attrs, keys: tuple[str, ...] = ("copyToRoot", "contents")) -> None:
+    """Each item of the contents is a package (a derivation), as dockerTools needs: it
+    copies what each one's store path holds. nix-build, which builds them here, would leave
+    out any other set (``pkgs.lib``) without a word. What is known here is checked here,
+    at its place; what only Nix knows (``pkgs.lib``) the builder checks (nixfile.nix.j2)."""
+    for key in keys:
         if key not in args.items:
             continue
         value = args.items[key].force()
+        if value is NULL:
+            continue  # no contents, as dockerTools' default
         items = value.items if isinstance(value, ListValue) else (args.items[key],)
         for item in items:
-            path = item.force()
-            if isinstance(path, PathValue):
-                raise SpecError(f"the path {path.value} in '{key}' is not supported yet",
-                                _span_of(item, args.key_spans[key]),
+            found = item.force()
+            span = _span_of(item, args.key_spans[key])
+            if isinstance(found, PathValue):
+                raise SpecError(f"the path {found.value} in '{key}' is not supported yet", span,
                                 hint="nixdf builds the contents with nix-build, which takes "
                                 "derivations only; put the files in one, e.g. pkgs.runCommand "
                                 "\"files\" { } \"cp -r ${./files} $out\".")
+            if not isinstance(found, Opaque) and not _is_derivation(found):
+                what = (f"an item of '{key}' must be a package" if isinstance(value, ListValue)
+                        else f"'{key}' must be a package or a list of packages")
+                raise SpecError(f"{what}, not {type_name(found)}", span,
+                                hint=not_a_package_hint(type_name(found)))
+
+
+def not_a_package_hint(kind: str) -> str:
+    """What to write instead of an item of the contents of ``kind`` ("a string", …)."""
+    hint = ("each item of the contents is a package (a derivation, such as pkgs.hello), whose "
+            "store path is copied into the image")
+    if kind == "a string":
+        # dockerTools takes "${pkgs.hello}" too; nix-build, which builds the contents, does not.
+        return hint + "; a string, even a store path such as \"${pkgs.hello}\", is not " \
+            "supported yet: give the package itself."
+    return hint + "."
+
+
+def _is_derivation(value: Value) -> bool:
+    if not isinstance(value, Attrs) or "type" not in value.items:
+        return False
+    return value.items["type"].force() == "derivation"
 
 
 _COMPRESSORS = ("none", "gz", "zstd")

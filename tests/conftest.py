@@ -146,8 +146,8 @@ def client(env: dict[str, str]) -> str:
     return env.get("NIXDF_DOCKER", DOCKER)
 
 
-def saved_layers(env: dict[str, str], ref: str) -> list[list[str]]:
-    """The names in each layer of the image, bottom layer first, as `docker save` writes them
+def saved_layer_members(env: dict[str, str], ref: str) -> list[dict[str, tarfile.TarInfo]]:
+    """Each layer's entries by name, bottom layer first, as `docker save` writes them
     (Docker 20.10's layout, or the OCI layout of Docker 25+: manifest.json names the layers)."""
     saved = subprocess.run([client(env), "save", ref], env=env, capture_output=True,
                            check=True).stdout
@@ -159,5 +159,10 @@ def saved_layers(env: dict[str, str], ref: str) -> list[list[str]]:
             layer = image.extractfile(layer_name)
             assert layer is not None
             with tarfile.open(fileobj=layer) as tar:
-                result.append([m.name.rstrip("/") for m in tar.getmembers()])
+                result.append({m.name.rstrip("/"): m for m in tar.getmembers()})
     return result
+
+
+def saved_layers(env: dict[str, str], ref: str) -> list[list[str]]:
+    """The names in each layer of the image, bottom layer first."""
+    return [list(members) for members in saved_layer_members(env, ref)]

@@ -14,7 +14,7 @@ from .conftest import MODERN, OFFLINE_PKGS, ROOT
 
 LAYERED = """{ pkgs, buildLayeredImage }:
 buildLayeredImage {
-  name = "h-engine/builder";
+  name = "nixdf-test/builder";
   config.Cmd = [ "${pkgs.hello}/bin/hello" ];
 }
 """
@@ -86,11 +86,11 @@ def test_no_engine_run_reaches_another_builder(engine_env: dict[str, str], offli
     env, extra = dict(engine_env), []
     env.pop("BUILDX_BUILDER", None)
     if how == "--builder":
-        extra = ["--builder", "h-engine-no-such-builder"]
+        extra = ["--builder", "nixdf-test-no-such-builder"]
     else:
-        env["BUILDX_BUILDER"] = "h-engine-no-such-builder"
+        env["BUILDX_BUILDER"] = "nixdf-test-no-such-builder"
     done = _nixdf(env, "build", str(nixfile), "--nix-image", offline_image,
                   "--nixpkgs", str(OFFLINE_PKGS), *extra)
     assert done.returncode == 3, done.stderr
-    assert 'no builder "h-engine-no-such-builder" found' in done.stderr
+    assert 'no builder "nixdf-test-no-such-builder" found' in done.stderr
     assert not (nixfile.parent / "Nixfile.lock").exists(), "the lock ran on another builder"

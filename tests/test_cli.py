@@ -41,6 +41,10 @@ BAD_NIXFILES = {
     "created-not-a-time": 'buildImage {\n  name = "x";\n  created = "yesterday";\n}\n',
     "uid-of-build-image": 'buildImage {\n  name = "x";\n  uid = 1000;\n}\n',
     "max-layers-too-few": 'buildLayeredImage {\n  name = "x";\n  maxLayers = 1;\n}\n',
+    "contents-item-string": '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n'
+                            '  contents = [ pkgs.hello "/etc" ];\n}\n',
+    "copy-to-root-set": '{ pkgs, buildImage }:\nbuildImage {\n  name = "x";\n'
+                        '  copyToRoot = { inherit (pkgs) hello; };\n}\n',
 }
 
 

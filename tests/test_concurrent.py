@@ -22,7 +22,7 @@ pytestmark = pytest.mark.docker
 
 NIXFILE = """{ pkgs, buildImage }:
 buildImage {
-  name = "h-engine-race";
+  name = "nixdf-test/race";
   contents = pkgs.hello;
   config.Cmd = [ "/bin/hello" ];
 }
@@ -64,7 +64,7 @@ def test_two_builds_at_once_with_different_package_sets_each_get_their_own(  # t
     for name in ("a", "b"):
         greeting = f"set {name} {run_id}"
         pkgs = _package_set(tmp_path / f"pkgs-{name}", greeting)
-        tag = f"h-engine-race-{name}:{run_id}"
+        tag = f"nixdf-test/race-{name}:{run_id}"
         builds[name] = (greeting, tag, pkgs)
     # Started together: both package sets are prepared while the other build runs.
     procs = {name: subprocess.Popen(
@@ -85,7 +85,7 @@ def test_two_builds_at_once_with_different_package_sets_each_get_their_own(  # t
 
 LAYERED = """{ pkgs, buildLayeredImage }:
 buildLayeredImage {
-  name = "h-engine-once";
+  name = "nixdf-test/once";
   tag = "TAG";
   contents = pkgs.hello;
   config.Cmd = [ "/bin/hello" ];
@@ -109,6 +109,6 @@ def test_a_layered_build_makes_the_package_set_image_once(  # type: ignore[no-un
         assert done.returncode == 0, done.stderr[-3000:]
         assert (nixfile.parent / "Nixfile.lock").exists(), "it locked"
         assert len(_package_set_images(done.stderr)) == 1, "made more than once"
-        assert run(engine_env, f"h-engine-once:{run_id}").strip() == f"once {run_id}"
+        assert run(engine_env, f"nixdf-test/once:{run_id}").strip() == f"once {run_id}"
     finally:
-        _remove(engine_env, [f"h-engine-once:{run_id}", *_own(_package_set_images(done.stderr))])
+        _remove(engine_env, [f"nixdf-test/once:{run_id}", *_own(_package_set_images(done.stderr))])

@@ -303,15 +303,16 @@ def test_arguments_come_from_the_package_set_as_callpackage_passes_them(  # type
         failed.stderr)
 
 
-def test_images_sharing_a_name_and_tag_get_a_warning(engine_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_images_sharing_a_name_and_tag_are_refused(engine_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text('{ pkgs, buildImage }:\n{\n  a = buildImage { name = "same"; };\n'
                        '  b = buildImage { name = "same"; };\n'
                        '  c = buildImage { name = "c"; };\n}\n')
-    done = nixdf(engine_env, "build", str(nixfile), "--dry-run")
-    assert ("nixdf: warning: a, b are all named same:latest; the last one built keeps the name"
-            in done.stderr)
-    assert "c:latest" not in done.stderr.split("warning")[1].splitlines()[0]
+    done = nixdf(engine_env, "build", str(nixfile), "--dry-run", check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"{nixfile}:4:27: error: the images a and b are both named same:latest")
+    assert f"a is named at {nixfile}:3:27" in done.stderr
 
 
 def test_kept_dirlinks_are_never_written_through(engine_env, offline_image, tmp_path) -> None:  # type: ignore[no-untyped-def]

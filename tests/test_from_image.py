@@ -9,22 +9,19 @@ whose config nixdf never sees.
 
 from __future__ import annotations
 
-import io
-import json
-import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import DOCKER
+from .conftest import saved_layer_members
 from .test_examples import build, config, files, layers, run
 
 pytestmark = pytest.mark.docker
 
 BASE = """\
   base = buildImage {
-    name = "nixdf-test/h-image-base";
+    name = "nixdf-test/frombase-base";
     tag = "1";
     contents = pkgs.busybox;
     config.User = "1000:1000";
@@ -32,27 +29,11 @@ BASE = """\
 """
 
 
-def layer_trees(env: dict[str, str], ref: str) -> list[dict[str, tarfile.TarInfo]]:
-    """Each layer's entries, bottom first, as `docker save` writes them."""
-    saved = subprocess.run([DOCKER, "save", ref], env=env, capture_output=True,
-                           check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(saved)) as image:
-        manifest = image.extractfile("manifest.json")
-        assert manifest is not None
-        trees = []
-        for name in json.load(manifest)[0]["Layers"]:
-            layer = image.extractfile(name)
-            assert layer is not None
-            with tarfile.open(fileobj=layer) as tar:
-                trees.append({m.name.rstrip("/"): m for m in tar.getmembers()})
-    return trees
-
-
 def own_layers(env: dict[str, str], ref: str, base: str) -> list[dict[str, tarfile.TarInfo]]:
     """The layers ``ref`` has on top of ``base``'s."""
     below = layers(env, base)
     assert layers(env, ref)[:len(below)] == below
-    return layer_trees(env, ref)[len(below):]
+    return saved_layer_members(env, ref)[len(below):]
 
 
 def store_names(tree: dict[str, tarfile.TarInfo]) -> set[str]:
@@ -64,7 +45,7 @@ def test_a_script_on_a_base_of_the_nixfile_keeps_its_user_and_adds_only_its_own(
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text("{ pkgs, buildImage }:\nrec {\n" + BASE + """\
   app = buildImage {
-    name = "nixdf-test/h-image-app";
+    name = "nixdf-test/frombase-app";
     tag = "1";
     fromImage = base;
     contents = pkgs.hello;
@@ -73,7 +54,7 @@ def test_a_script_on_a_base_of_the_nixfile_keeps_its_user_and_adds_only_its_own(
 }
 """)
     build(engine_env, offline_image, nixfile)
-    base, app = "nixdf-test/h-image-base:1", "nixdf-test/h-image-app:1"
+    base, app = "nixdf-test/frombase-base:1", "nixdf-test/frombase-app:1"
     # The script ran as root; the image runs as its base's user.
     assert config(engine_env, app)["User"] == "1000:1000"
     assert run(engine_env, app, "/bin/id", "-u") == "1000\n"
@@ -81,7 +62,7 @@ def test_a_script_on_a_base_of_the_nixfile_keeps_its_user_and_adds_only_its_own(
     assert files(engine_env, app)["opt/app"].isdir()
     # One layer on the base: the root and what the script made, nothing the base has.
     [own] = own_layers(engine_env, app, base)
-    [below] = layer_trees(engine_env, base)
+    [below] = saved_layer_members(engine_env, base)
     shared = store_names(own) & store_names(below)
     assert not shared, f"store paths the base holds, again in the app's layer: {shared}"
     assert any(n.endswith("-hello") for n in store_names(own))
@@ -96,21 +77,21 @@ def test_a_script_on_an_image_reference_keeps_the_base_user(  # type: ignore[no-
     app_dir.mkdir()
     (base_dir / "Nixfile").write_text("{ pkgs, buildImage }:\n"
                                       + BASE.replace("  base = ", "").rstrip(";\n") + "\n")
-    build(engine_env, offline_image, base_dir / "Nixfile", "-t", "nixdf-test/h-image-ref:1")
+    build(engine_env, offline_image, base_dir / "Nixfile", "-t", "nixdf-test/frombase-ref:1")
     (app_dir / "Nixfile").write_text("""\
 { pkgs, buildImage }:
 buildImage {
-  name = "nixdf-test/h-image-on-ref";
+  name = "nixdf-test/frombase-on-ref";
   tag = "1";
-  fromImage = "nixdf-test/h-image-ref:1";
+  fromImage = "nixdf-test/frombase-ref:1";
   runAsRoot = "mkdir -p /opt/app";
 }
 """)
     build(engine_env, offline_image, app_dir / "Nixfile")
-    app = "nixdf-test/h-image-on-ref:1"
+    app = "nixdf-test/frombase-on-ref:1"
     assert config(engine_env, app)["User"] == "1000:1000"
     assert run(engine_env, app, "/bin/id", "-u") == "1000\n"
-    [own] = own_layers(engine_env, app, "nixdf-test/h-image-ref:1")
+    [own] = own_layers(engine_env, app, "nixdf-test/frombase-ref:1")
     assert sorted(own) == ["opt", "opt/app"]
 
 
@@ -119,7 +100,7 @@ def test_a_script_layer_on_a_base_is_the_same_at_every_build(  # type: ignore[no
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text("{ pkgs, buildImage }:\nrec {\n" + BASE + """\
   app = buildImage {
-    name = "nixdf-test/h-image-repro";
+    name = "nixdf-test/frombase-repro";
     fromImage = base;
     extraCommands = "mkdir -p srv; echo made > srv/file";
   };
@@ -128,10 +109,10 @@ def test_a_script_layer_on_a_base_is_the_same_at_every_build(  # type: ignore[no
     built = []
     for round_ in (1, 2):
         build(engine_env, offline_image, nixfile, "--target", "app",
-              "-t", f"nixdf-test/h-image-repro:{round_}", "--", "--no-cache")
-        built.append(layers(engine_env, f"nixdf-test/h-image-repro:{round_}"))
+              "-t", f"nixdf-test/frombase-repro:{round_}", "--", "--no-cache")
+        built.append(layers(engine_env, f"nixdf-test/frombase-repro:{round_}"))
     assert built[0] == built[1]
-    [own] = own_layers(engine_env, "nixdf-test/h-image-repro:1", "nixdf-test/h-image-base:1")
+    [own] = own_layers(engine_env, "nixdf-test/frombase-repro:1", "nixdf-test/frombase-base:1")
     assert sorted(own) == ["srv", "srv/file"], "no dev, etc, proc or sys left by the RUN"
 
 
@@ -141,7 +122,7 @@ def test_a_script_that_deletes_from_its_base_stops_the_build(  # type: ignore[no
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text("{ pkgs, buildImage }:\nrec {\n" + BASE + """\
   app = buildImage {
-    name = "nixdf-test/h-image-delete";
+    name = "nixdf-test/frombase-delete";
     fromImage = base;
     runAsRoot = "rm /bin/ls";
   };
@@ -158,7 +139,7 @@ def test_a_base_of_the_nixfile_is_not_repeated_in_the_image_layer(  # type: igno
     nixfile = tmp_path / "Nixfile"
     nixfile.write_text("{ pkgs, buildImage }:\nrec {\n" + BASE + """\
   app = buildImage {
-    name = "nixdf-test/h-image-dedup";
+    name = "nixdf-test/frombase-dedup";
     fromImage = base;
     contents = pkgs.hello;
     config.Cmd = [ "/bin/hello" ];
@@ -166,9 +147,9 @@ def test_a_base_of_the_nixfile_is_not_repeated_in_the_image_layer(  # type: igno
 }
 """)
     build(engine_env, offline_image, nixfile)
-    app = "nixdf-test/h-image-dedup:latest"
-    [below] = layer_trees(engine_env, "nixdf-test/h-image-base:1")
-    [own] = own_layers(engine_env, app, "nixdf-test/h-image-base:1")
+    app = "nixdf-test/frombase-dedup:latest"
+    [below] = saved_layer_members(engine_env, "nixdf-test/frombase-base:1")
+    [own] = own_layers(engine_env, app, "nixdf-test/frombase-base:1")
     assert any(n.endswith("-busybox-static") for n in store_names(below))
     assert {n.rsplit("-", 1)[-1] for n in store_names(own)} == {"hello", "1.0"}, sorted(own)
     # hello's script runs the base's busybox from the store the base brought.

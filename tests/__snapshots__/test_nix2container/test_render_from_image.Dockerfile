@@ -29,10 +29,11 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
         wanted = builtins.functionArgs nixfile; \
         fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
         top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
+        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
+        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
         found = top; \
-        contents = found.copyToRoot or found.contents or null; \
       in \
-        if contents == null then [ ] else if builtins.isList contents then contents else [ contents ] \
+        packages "" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
     ' > /nixdf/contents; \
     # What else Nix says of the image (nix2container's layers and perms, the package set's sqlite), as a file
     # of lines; then the paths it names, built.
@@ -54,15 +55,19 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
         wanted = builtins.functionArgs nixfile; \
         fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
         top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
+        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
+        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
         found = top; \
         toList = x: if x == null then [ ] else if builtins.isList x then x else [ x ]; \
         octal = key: mode: if mode == null then "-" else if builtins.isString mode && builtins.match "[0-7]{1,4}" mode != null then mode else throw "nixdf: a perms ${key} must be an octal mode such as \"0755\""; \
         number = key: value: if builtins.isInt value && value >= 0 then toString value else throw "nixdf: a perms ${key} must be a user or group number"; \
         perm = n: p: let regex = p.regex or ""; in if builtins.length (builtins.split "\n" regex) > 1 then throw "nixdf: a perms regex must be one line" else "perm ${toString n} ${toString (p.path or "-")} ${octal "mode" (p.mode or null)} ${octal "orMode" (p.orMode or null)} ${number "uid" (p.uid or 0)} ${number "gid" (p.gid or 0)} |${regex}|"; \
-        layerLines = n: layer: map (path: "layer ${toString n} dep ${path}") (toList (layer.deps or null)) ++ map (path: "layer ${toString n} root ${path}") (toList (layer.copyToRoot or layer.contents or null)) ++ map (path: "layer ${toString n} ignore ${path}") (toList (layer.ignore or null)) ++ map (perm n) (layer.perms or [ ]); \
+        imageAttr = ""; \
+        layerLines = n: key: layer: map (path: "layer ${toString n} dep ${path}") (packages imageAttr "${key}.deps" (layer.deps or null)) ++ map (path: "layer ${toString n} root ${path}") (packages imageAttr "${key}.${if layer ? copyToRoot then "copyToRoot" else "contents"}" (layer.copyToRoot or layer.contents or null)) ++ map (path: "layer ${toString n} ignore ${path}") (toList (layer.ignore or null)) ++ map (perm n) (layer.perms or [ ]); \
         layers = [ (builtins.elemAt (found).layers 0) ]; \
+        layerKeys = [ "layers.0" ]; \
         sqlite = nixpkgs.sqlite or null; \
-        lines = map (perm 0) (found.perms or [ ]) ++ builtins.concatLists (builtins.genList (i: layerLines (i + 1) (builtins.elemAt layers i)) (builtins.length layers)) ++ (if sqlite == null then [ ] else [ "sqlite ${sqlite.bin or sqlite}" ]); \
+        lines = map (perm 0) (found.perms or [ ]) ++ builtins.concatLists (builtins.genList (i: layerLines (i + 1) (builtins.elemAt layerKeys i) (builtins.elemAt layers i)) (builtins.length layers)) ++ (if sqlite == null then [ ] else [ "sqlite ${sqlite.bin or sqlite}" ]); \
         text = builtins.concatStringsSep "" (map (line: line + "\n") lines); \
       in \
         [ (builtins.toFile "nixdf-extras" (builtins.unsafeDiscardStringContext text)) ] ++ builtins.attrNames (builtins.getContext text) \

@@ -29,10 +29,11 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
         wanted = builtins.functionArgs nixfile; \
         fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
         top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
+        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
+        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
         found = builtins.getAttr "redis" top; \
-        contents = found.copyToRoot or found.contents or null; \
       in \
-        if contents == null then [ ] else if builtins.isList contents then contents else [ contents ] \
+        packages "redis" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
     ' > /nixdf/contents; \
     # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
     touch /nixdf/closure; \
