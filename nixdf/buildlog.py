@@ -9,8 +9,9 @@ whose own build failed is told apart first: its build script may print
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 # BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS ".
@@ -64,20 +65,25 @@ def nix_failure(log: Sequence[str], src_dir: str) -> NixFailure | None:
         found = _ERROR.match(line)
         if not found or found["message"].startswith("builder for"):
             continue
-        failure = NixFailure(found["message"])
-        for follow in lines[index + 1:index + 16]:
-            if _ERROR.match(follow):
-                break
-            at = _AT.match(follow)
-            if at and failure.path is None:
-                failure = NixFailure(failure.message, at["path"][len(src_dir) + 1:],
-                                     int(at["line"]), int(at["column"]))
-            hint = _HINT.match(follow)
-            if hint:
-                failure = NixFailure(failure.message, failure.path, failure.line,
-                                     failure.column, hint["hint"])
-        return failure
+        follows = itertools.takewhile(lambda follow: not _ERROR.match(follow),
+                                      lines[index + 1:index + 16])
+        return _placed(NixFailure(found["message"]), follows, src_dir)
     return None
+
+
+def _placed(failure: NixFailure, follows: Iterable[str], src_dir: str) -> NixFailure:
+    """``failure`` with the first position in the Nixfile's sources and the last suggestion
+    that the lines after its message give."""
+    for follow in follows:
+        at = _AT.match(follow)
+        if at and failure.path is None:
+            failure = NixFailure(failure.message, at["path"][len(src_dir) + 1:],
+                                 int(at["line"]), int(at["column"]))
+        hint = _HINT.match(follow)
+        if hint:
+            failure = NixFailure(failure.message, failure.path, failure.line, failure.column,
+                                 hint["hint"])
+    return failure
 
 
 def _traced(after: Sequence[str], step: str | None, src_dir: str) -> NixFailure | None:
@@ -96,16 +102,7 @@ def _traced(after: Sequence[str], step: str | None, src_dir: str) -> NixFailure 
     if not messages:
         return None
     start, message = messages[-1]
-    failure = NixFailure(message)
-    for follow in block[start + 1:start + 16]:
-        at = _AT.match(follow)
-        if at and failure.path is None:
-            failure = NixFailure(failure.message, at["path"][len(src_dir) + 1:],
-                                 int(at["line"]), int(at["column"]))
-        hint = _HINT.match(follow)
-        if hint:
-            failure = NixFailure(failure.message, failure.path, failure.line, failure.column,
-                                 hint["hint"])
+    failure = _placed(NixFailure(message), block[start + 1:start + 16], src_dir)
     frames = [at for text in block[:start] if (at := _AT.match(text))]
     if failure.path is None and frames:
         failure = NixFailure(failure.message, frames[-1]["path"][len(src_dir) + 1:],
