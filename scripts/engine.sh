@@ -80,13 +80,17 @@ our_pid() {
     printf '%s\n' "$pid"
 }
 
-# other_dockerd: print pids of running dockerd processes that are not ours.
+# other_dockerd: print pids of running dockerd processes that are not ours, in this network
+# namespace: one in a namespace of its own (scripts/modern-engine.sh's) cannot touch the
+# host's docker0, so a daemon may start beside it.
 other_dockerd() {
     mine=$(our_pid || true)
+    here=$(readlink /proc/self/ns/net 2>/dev/null || true)
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
         [ "$(cat "$d/comm" 2>/dev/null)" = dockerd ] || continue
         [ "$p" = "$mine" ] && continue
+        [ -n "$here" ] && [ "$(readlink "$d/ns/net" 2>/dev/null)" != "$here" ] && continue
         case $(cut -d' ' -f3 "$d/stat" 2>/dev/null) in Z | X | x | '') continue ;; esac  # dead
         printf '%s ' "$p"
     done | sed 's/ $//'

@@ -21,8 +21,8 @@
 # Its own socket, exec-root, pidfile, data-root and daemon.json (never /etc/docker/daemon.json);
 # the containerd it starts is trixie's. trixie's runc needs glibc 2.38, so on bookworm the
 # system runc is used. Nothing is installed: `fetch` downloads with a private apt state.
-# While it runs, scripts/engine.sh will not start a daemon of its own (it refuses to start one
-# beside another dockerd) if the 20.10 engine ever stops answering: `stop` this when done.
+# scripts/engine.sh can start or restart the 20.10 engine while this one runs: it counts only
+# the dockerds of its own network namespace.
 #
 # Overridable: MODERN_DOCKER_ROOT (default /opt/modern-docker), MODERN_APT_DIR (default
 # /opt/modern-apt), MODERN_DOCKERD_RUN (default /run/modern-dockerd), MODERN_DOCKERD_DATA
