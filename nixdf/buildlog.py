@@ -14,8 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS ".
-_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ?")
+# BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS "; the
+# error summary of buildx's terminal display with "SECONDS " only.
+_PREFIX = re.compile(r"^(?:#\d+ \d+\.\d+ ?|\d+\.\d+ )")
+_SECONDS = re.compile(r"^\d+\.\d+ (?P<text>.*)$")
 _STEP_LINE = re.compile(r"^#(?P<step>\d+) \d+\.\d+ ?(?P<text>.*)$")
 _STEP_OWN = re.compile(r"^#\d+ ")  # BuildKit's own lines of a step: sha256, DONE, ERROR
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -169,7 +171,10 @@ def _step_and_text(line: str) -> tuple[str | None, str]:
     if found:
         return found["step"], found["text"]
     # A line of BuildKit's own about a step is no line of a build; podman's are all output.
-    return (None, "") if _STEP_OWN.match(line) else (None, line)
+    if _STEP_OWN.match(line):
+        return None, ""
+    seconds = _SECONDS.match(line)
+    return None, seconds["text"] if seconds else line
 
 
 def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: str) -> list[str]:

@@ -30,6 +30,16 @@ def test_error_position_and_suggestion() -> None:
         "attribute 'helo' missing", "sub/app.nix", 4, 14, "Did you mean hello?")
 
 
+def test_error_in_the_summary_of_a_terminal_display() -> None:
+    # buildx's live display leaves the failed step's last lines in its summary, prefixed
+    # with their time only.
+    summary = [line.split(" ", 1)[1] for line in LOG[2:10]]
+    assert summary[0] == "0.281 error: attribute 'helo' missing"
+    assert nix_failure([" > [err-build 3/3] RUN nix-build:", *summary],
+                       "/nixdf/src") == NixFailure(
+        "attribute 'helo' missing", "sub/app.nix", 4, 14, "Did you mean hello?")
+
+
 def test_error_without_position() -> None:
     log = ["#9 0.5 error: getting status of '/nixdf/nixpkgs': No such file or directory"]
     assert nix_failure(log, "/nixdf/src") == NixFailure(
