@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import defaults
 from .errors import (
@@ -800,10 +800,11 @@ def _closure_entry(line: str) -> dict[str, object]:
 def _locked_closure(locked: dict[str, dict[str, object]] | None,
                     attr: str | None) -> tuple[StorePath, ...]:
     """The closure a lock recorded for a layered image."""
-    entries = ((locked or {}).get(attr or "") or {}).get("closure") or ()
-    return tuple(StorePath(str(entry["path"]), int(entry["narSize"]),  # type: ignore[index]
-                           tuple(entry["references"]))  # type: ignore[index]
-                 for entry in entries)  # type: ignore[union-attr]
+    closure = ((locked or {}).get(attr or "") or {}).get("closure")
+    # The lock's JSON, as _closure_entry wrote it: a list of {path, narSize, references}.
+    entries: list[dict[str, Any]] = closure if isinstance(closure, list) else []
+    return tuple(StorePath(str(entry["path"]), int(entry["narSize"]), tuple(entry["references"]))
+                 for entry in entries)
 
 
 @dataclass(slots=True, repr=False, eq=False)
