@@ -88,4 +88,5 @@ def test_a_terminal_gets_the_live_display_and_the_located_error(  # type: ignore
     assert "[+] Building" in text and "\x1b[" in written.decode()
     assert " => ERROR [typo-build 3/3] RUN" in text
     assert text.rstrip("\n").splitlines()[-4:] == located(nixfile)
-    assert len(written) <= 2 * MOST_BYTES
+    # The summary's echo of the step is cut as in a pipe; the display's own lines are short.
+    assert max(len(line) for line in text.splitlines()) <= 400
