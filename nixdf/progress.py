@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 # An echoed command is cut here: its step header stays recognisable, the line under 120.
 ECHO_WIDTH = 96
+_MARK = len(" … [9999 more characters]")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # BuildKit's lines that carry a step's command, on 20.10 and 26, in plain and tty
 # output; podman's STEP lines.
@@ -38,7 +39,8 @@ _STEP_OUTPUT = re.compile(r"^(?:#\d+ )?\d+\.\d+ ")
 def shorten(line: str, width: int = ECHO_WIDTH) -> str:
     """``line`` (no newline) as shown: an echoed command longer than ``width`` is cut."""
     text = ANSI.sub("", line)
-    if len(text) <= width or not _ECHO.match(text):
+    # The mark says how much was cut; a line it would not shorten stays whole.
+    if len(text) <= width + _MARK or not _ECHO.match(text):
         return line
     return f"{text[:width]} … [{len(text) - width} more characters]"
 

@@ -28,6 +28,9 @@ def test_step_output_and_short_lines_are_never_cut() -> None:
     output = f"#9 12.3 gcc -O2 {LONG}"
     assert shorten(output) == output
     assert shorten("#9 [app 1/2] COPY a /b") == "#9 [app 1/2] COPY a /b"
+    # Cutting a few characters would make the line longer, with the mark.
+    barely = "#9 [app 1/2] COPY " + "a" * 100
+    assert shorten(barely) == barely
 
 
 def test_the_quoted_dockerfile_becomes_one_line() -> None:
