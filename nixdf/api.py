@@ -455,8 +455,22 @@ def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
                                   ) from None
             located = _nix_error(err, prepared.rendered.inputs)
             if located is None:
-                raise
+                raise _with_failed_step(err) from None
             raise located from None
+
+
+def _with_failed_step(err: EngineError) -> EngineError:
+    """A failure nixdf cannot place ends with the failed step's last lines, not the step."""
+    from .buildlog import failed_step
+
+    found = failed_step(err.log)
+    if found is None or not found[1]:
+        return err
+    step, lines = found
+    message = "\n".join([err.message, f"  step #{step} ended with:",
+                         *(f"    > {line}" for line in lines)])
+    return EngineError(message, err.log, hint=err.hint or f"the whole output of step #{step} "
+                       "is above; `--progress plain` shows BuildKit's output uncut.")
 
 
 def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:

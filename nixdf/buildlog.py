@@ -186,6 +186,21 @@ def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: st
     return lines[starts[-1] + 1:] if starts else lines
 
 
+_STEP_ERROR = re.compile(r"^#(?P<step>\d+) ERROR")
+SHOWN_STEP_LINES = 5  # of a failed step's output, the last ones: what it said when it stopped
+
+
+def failed_step(log: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
+    """The step BuildKit's plain output says failed ("#N ERROR: …") and the last lines it
+    printed, for a failure nixdf cannot place: what explains it, without the whole step."""
+    steps = [found["step"] for line in log if (found := _STEP_ERROR.match(_ANSI.sub("", line)))]
+    if not steps:
+        return None
+    printed = [text for step, text in map(_step_and_text, log) if step == steps[-1]]
+    shown = [text for text in printed if text.strip()]
+    return steps[-1], tuple(shown[-SHOWN_STEP_LINES:])
+
+
 @dataclass(frozen=True, slots=True)
 class NotAPackage:
     """An item of an image's contents that Nix found is no derivation."""

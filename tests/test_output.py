@@ -90,3 +90,19 @@ def test_a_terminal_gets_the_live_display_and_the_located_error(  # type: ignore
     assert text.rstrip("\n").splitlines()[-4:] == located(nixfile)
     # The summary's echo of the step is cut as in a pipe; the display's own lines are short.
     assert max(len(line) for line in text.splitlines()) <= 400
+
+
+def test_a_failure_nixdf_cannot_place_ends_with_the_steps_last_lines(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    nixfile = tmp_path / "Nixfile"
+    nixfile.write_text('{ pkgs, buildImage }:\nbuildImage {\n  name = "nixdf-test/script";\n'
+                       '  contents = pkgs.hello;\n  runAsRoot = "echo preparing /data; '
+                       'echo cannot make /data: the disk is full >&2; exit 1";\n}\n')
+    done = build(engine_env, offline_image, nixfile, check=False)
+    assert done.returncode == 3, done.stderr[-2000:]
+    ending = done.stderr[done.stderr.rindex("error: the build failed"):].splitlines()
+    assert re.fullmatch(r"  step #\d+ ended with:", ending[1])
+    assert sorted(ending[2:4]) == ["    > cannot make /data: the disk is full",
+                                   "    > preparing /data"]
+    assert ending[4].startswith("  hint: the whole output of step #") and len(ending) == 5
+    assert len(done.stdout.encode()) + len(done.stderr.encode()) <= MOST_BYTES
