@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import defaults
 from .errors import (
@@ -455,8 +455,22 @@ def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
                                   ) from None
             located = _nix_error(err, prepared.rendered.inputs)
             if located is None:
-                raise
+                raise _with_failed_step(err) from None
             raise located from None
+
+
+def _with_failed_step(err: EngineError) -> EngineError:
+    """A failure nixdf cannot place ends with the failed step's last lines, not the step."""
+    from .buildlog import failed_step
+
+    found = failed_step(err.log)
+    if found is None or not found[1]:
+        return err
+    step, lines = found
+    message = "\n".join([err.message, f"  step #{step} ended with:",
+                         *(f"    > {line}" for line in lines)])
+    return EngineError(message, err.log, hint=err.hint or f"the whole output of step #{step} "
+                       "is above; `--progress plain` shows BuildKit's output uncut.")
 
 
 def _frontend_not_fetched(syntax: str, log: tuple[str, ...]) -> bool:
@@ -800,10 +814,11 @@ def _closure_entry(line: str) -> dict[str, object]:
 def _locked_closure(locked: dict[str, dict[str, object]] | None,
                     attr: str | None) -> tuple[StorePath, ...]:
     """The closure a lock recorded for a layered image."""
-    entries = ((locked or {}).get(attr or "") or {}).get("closure") or ()
-    return tuple(StorePath(str(entry["path"]), int(entry["narSize"]),  # type: ignore[index]
-                           tuple(entry["references"]))  # type: ignore[index]
-                 for entry in entries)  # type: ignore[union-attr]
+    closure = ((locked or {}).get(attr or "") or {}).get("closure")
+    # The lock's JSON, as _closure_entry wrote it: a list of {path, narSize, references}.
+    entries: list[dict[str, Any]] = closure if isinstance(closure, list) else []
+    return tuple(StorePath(str(entry["path"]), int(entry["narSize"]), tuple(entry["references"]))
+                 for entry in entries)
 
 
 @dataclass(slots=True, repr=False, eq=False)

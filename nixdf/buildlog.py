@@ -14,8 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS ".
-_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ?")
+# BuildKit's plain progress prefixes each line of a step's output with "#N SECONDS "; the
+# error summary of buildx's terminal display with "SECONDS " only.
+_PREFIX = re.compile(r"^(?:#\d+ \d+\.\d+ ?|\d+\.\d+ )")
+_SECONDS = re.compile(r"^\d+\.\d+ (?P<text>.*)$")
 _STEP_LINE = re.compile(r"^#(?P<step>\d+) \d+\.\d+ ?(?P<text>.*)$")
 _STEP_OWN = re.compile(r"^#\d+ ")  # BuildKit's own lines of a step: sha256, DONE, ERROR
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -169,7 +171,10 @@ def _step_and_text(line: str) -> tuple[str | None, str]:
     if found:
         return found["step"], found["text"]
     # A line of BuildKit's own about a step is no line of a build; podman's are all output.
-    return (None, "") if _STEP_OWN.match(line) else (None, line)
+    if _STEP_OWN.match(line):
+        return None, ""
+    seconds = _SECONDS.match(line)
+    return None, seconds["text"] if seconds else line
 
 
 def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: str) -> list[str]:
@@ -179,6 +184,21 @@ def _printed(before: Sequence[tuple[str | None, str]], step: str | None, drv: st
     starts = [i for i, text in enumerate(lines)
               if (building := _BUILDING.match(text)) and building["drv"] == drv]
     return lines[starts[-1] + 1:] if starts else lines
+
+
+_STEP_ERROR = re.compile(r"^#(?P<step>\d+) ERROR")
+SHOWN_STEP_LINES = 5  # of a failed step's output, the last ones: what it said when it stopped
+
+
+def failed_step(log: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
+    """The step BuildKit's plain output says failed ("#N ERROR: …") and the last lines it
+    printed, for a failure nixdf cannot place: what explains it, without the whole step."""
+    steps = [found["step"] for line in log if (found := _STEP_ERROR.match(_ANSI.sub("", line)))]
+    if not steps:
+        return None
+    printed = [text for step, text in map(_step_and_text, log) if step == steps[-1]]
+    shown = [text for text in printed if text.strip()]
+    return steps[-1], tuple(shown[-SHOWN_STEP_LINES:])
 
 
 @dataclass(frozen=True, slots=True)

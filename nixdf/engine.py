@@ -12,12 +12,14 @@ import shutil
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EngineError, UsageError
 from .plan import ExternalSource
+from .progress import ANSI as _ANSI
+from .progress import Shown
 
 # Lines of build output kept to find the cause of a failure in.
 _LOG_TAIL = 400
@@ -346,26 +348,92 @@ def run(engine: Engine, command: Command, dockerfile: str) -> None:
 
 
 def _run(argv: Sequence[str], env: dict[str, str], stdin: str | None) -> None:
-    """Run, passing BuildKit's progress through and keeping its end for error reports."""
+    """Run, showing BuildKit's progress and keeping its end for error reports.
+
+    On a terminal (and no --progress given) the engine writes to a pseudo-terminal, so
+    it draws its live display; nixdf copies it through. Elsewhere (pipes, CI) the engine
+    writes plain progress. Either way the commands BuildKit echoes are shortened
+    (progress.py), unless the user asked for a --progress of their own.
+    """
     print("nixdf: running " + shlex.join(argv), file=sys.stderr, flush=True)
+    chosen = any(arg == "--progress" or arg.startswith("--progress=") for arg in argv)
+    terminal = not chosen and sys.stderr.isatty()
+    shown = None if chosen else Shown(repeats_shown=not terminal)
     tail: deque[str] = deque(maxlen=_LOG_TAIL)
     # BuildKit's word that it left out part of a step's output may be long gone from the
     # tail: kept aside, for the error to say where the rest of a package's log went.
     clipped: list[str] = []
+
+    def show(line: str) -> None:
+        sys.stderr.writelines(f"{out}\n" for out in (shown.feed(line) if shown else [line]))
+        kept = _ANSI.sub("", line).rstrip("\r")
+        tail.append(kept)
+        if "[output clipped" in kept and len(clipped) < _LOG_TAIL:
+            clipped.append(kept)
+
     try:
-        with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
-            assert proc.stdin is not None and proc.stdout is not None
-            if stdin is not None:
-                proc.stdin.write(stdin)
-            proc.stdin.close()
-            for line in proc.stdout:
-                sys.stderr.write(line)
-                tail.append(line.rstrip("\n"))
-                if "[output clipped" in line and len(clipped) < _LOG_TAIL:
-                    clipped.append(tail[-1])
+        returncode = (_on_terminal if terminal else _piped)(argv, env, stdin, show)
     except OSError as err:
         raise EngineError(f"cannot run {argv[0]}: {err.strerror}") from None
-    if proc.returncode != 0:
-        raise EngineError(f"the build failed (exit code {proc.returncode}): "
-                          + shlex.join(argv), log=(*clipped, *tail))
+    if shown is not None:
+        sys.stderr.writelines(f"{out}\n" for out in shown.close())
+    sys.stderr.flush()
+    if returncode != 0:
+        raise EngineError(f"the build failed (exit code {returncode}): " + shlex.join(argv),
+                          log=(*clipped, *tail))
+
+
+def _piped(argv: Sequence[str], env: dict[str, str], stdin: str | None,
+           show: Callable[[str], None]) -> int:
+    with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        if stdin is not None:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+        for line in proc.stdout:
+            show(line.rstrip("\n"))
+    return proc.returncode
+
+
+def _on_terminal(argv: Sequence[str], env: dict[str, str], stdin: str | None,
+                 show: Callable[[str], None]) -> int:
+    """Run with stdout and stderr on a pseudo-terminal the size of ours; its lines as they
+    come (a live display redraws with whole lines, so nothing waits for long)."""
+    import codecs
+    import fcntl
+    import pty
+    import termios
+
+    leader, follower = pty.openpty()
+    try:
+        size = fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass  # a terminal that will not say its size: the engine's default width
+    try:
+        with subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=follower,
+                              stderr=follower) as proc:
+            os.close(follower)
+            assert proc.stdin is not None
+            if stdin is not None:
+                proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            pending = ""
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: every writer of the terminal is gone
+                    chunk = b""
+                pending += decoder.decode(chunk, final=not chunk)
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    show(line)
+                if not chunk:
+                    break
+            if pending:
+                show(pending)
+    finally:
+        os.close(leader)
+    return proc.returncode

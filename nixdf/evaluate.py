@@ -461,10 +461,10 @@ def apply(func: Value, arg: Thunk, span: Span) -> Value:
     if isinstance(func, Closure):
         return _call(func, arg, span)
     if isinstance(func, Primop):
-        args = (*func.args, arg)
-        if len(args) < func.arity:
-            return Primop(func.name, func.arity, func.impl, args)
-        return func.impl(list(args), span)
+        given = (*func.args, arg)
+        if len(given) < func.arity:
+            return Primop(func.name, func.arity, func.impl, given)
+        return func.impl(list(given), span)
     if isinstance(func, Opaque):
         # `import <nixpkgs> { … }` is as much a package set as what it imports.
         called = func.path if func.path == (IMPORTED,) else ()

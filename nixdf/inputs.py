@@ -76,8 +76,14 @@ def _children_of(cls: type) -> Callable[[object], tuple[object, ...]] | None:
     if cls not in _CHILDREN:
         names = [f.name for f in dataclasses.fields(cls) if f.type not in _LEAF_TYPES]
         _CHILDREN[cls] = (None if not names else operator.attrgetter(*names) if len(names) > 1
-                          else lambda node, name=names[0]: (getattr(node, name),))
+                          else _one_child(names[0]))
     return _CHILDREN[cls]
+
+
+def _one_child(name: str) -> Callable[[object], tuple[object, ...]]:
+    """attrgetter of one name gives the value, not a tuple: the walk wants a tuple."""
+    get = operator.attrgetter(name)
+    return lambda node: (get(node),)
 
 
 def _scan(tree: s.Expr) -> tuple[list[tuple[s.Path, str]], set[str]]:

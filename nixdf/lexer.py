@@ -13,8 +13,9 @@ them, so the parser can take a token for a span without making one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import accumulate
+from typing import Protocol
 
 from .errors import NixSyntaxError, Span
 
@@ -79,6 +80,23 @@ _PATH_RE = re.compile(_SPACE + "(?:" + "|".join([
     rf"(?P<PATH>(?:{_PATH_CHAR}*|~)(?:/{_PATH_CHAR}+)+/?)",
 ]) + ")")
 _SPACE_RE = re.compile(_SPACE)
+
+
+class _TokenMatch(Protocol):
+    """A match of ``_TOKEN_RE``: every alternative is a group, so one always matched."""
+
+    lastindex: int
+
+    def span(self, group: int) -> tuple[int, int]: ...
+
+
+class _Scanner(Protocol):
+    """What ``Pattern.scanner`` returns: CPython's, undocumented and missing from typeshed."""
+
+    def match(self) -> _TokenMatch | None: ...
+
+
+_token_scanner: Callable[[str, int], _Scanner] = _TOKEN_RE.scanner  # type: ignore[attr-defined]
 _RUN_RE = re.compile(f"{_PATH_CHAR}*")
 _RUN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+"
 _RUN_START = frozenset(_RUN_CHARS + "/")
@@ -170,7 +188,7 @@ def tokens(source: Source) -> Iterator[Token]:
             # cheaper than a match at a given position; a token that changes
             # the mode or is replaced by a path leaves the loop for a new one.
             end = pos  # where the last token ends: where the loop leaves off
-            for m in iter(_TOKEN_RE.scanner(text, pos).match, None):
+            for m in iter(_token_scanner(text, pos).match, None):
                 group = m.lastindex
                 start, end = m.span(group)
                 if start > next_nl:
@@ -260,7 +278,7 @@ def tokens(source: Source) -> Iterator[Token]:
             else:  # no token here: `~/a` starts none, or the end, or a stray character
                 pos = end
                 path = path_match(text, pos)
-                start = path.start(path.lastindex) if path else (
+                start = path.start(path.lastindex or 0) if path else (
                     _SPACE_RE.match(text, pos).end())  # type: ignore[union-attr]
                 if start > next_nl:
                     line, line_start, next_nl = _advance(ends, line, start)
@@ -341,10 +359,10 @@ def tokens(source: Source) -> Iterator[Token]:
             continue
 
         # Inside a path, right after a segment or an interpolation.
-        m = _PATH_MORE_RE.match(text, pos)
-        if m is not None:
-            end = m.end()
-            value = m.group()
+        more = _PATH_MORE_RE.match(text, pos)
+        if more is not None:
+            end = more.end()
+            value = more.group()
             modes[-1] = _PATH_SLASH if value[-1] == "/" else _PATH
             yield ("PATH_STR", line, column, line, column + end - pos, value, pos, end)
             pos = end
@@ -366,6 +384,7 @@ def _advance(ends: list[int], line: int, pos: int) -> tuple[int, int, int]:
 def _path_token(m: re.Match[str], line: int, column: int, modes: list[int]) -> Token:
     """The token of a match of ``_PATH_RE``; a path also enters the path mode."""
     kind = m.lastgroup
+    assert kind is not None, "each alternative of _PATH_RE is a named group"
     start, end = m.span(kind)
     value = m[kind]
     token = ("URI" if kind == "URI" else "PATH_START", line, column, line,

@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from . import syntax as s
 from . import tables as _tables
@@ -35,7 +35,7 @@ __all__ = ["parse"]
 Pick = Callable[[list[Any]], Any]
 Build = Callable[[Any, Span], Any]
 
-_TEXT = 5  # where a token keeps its text (see nixdf.lexer)
+_TEXT: Final = 5  # where a token keeps its text (see nixdf.lexer)
 
 
 def parse(source: str, filename: str = "<string>") -> s.Expr:
@@ -85,9 +85,10 @@ class _Parser:
         self.start = tables.start
         origins = sorted({r.origin for r in tables.rules})
         self.origins = len(origins)
-        # (origin, its number, size, how, build, pick) by rule; see _how
-        self.rules = tuple((r.origin, origins.index(r.origin), r.size) + _how(r)
-                           for r in tables.rules)
+        # (origin, its number, size, how, build, pick) by rule; see _how. What build and
+        # pick are depends on `how`, which the loop tests: to mypy they are Any.
+        self.rules: tuple[tuple[str, int, int, int, Any, Any], ...] = tuple(
+            (r.origin, origins.index(r.origin), r.size) + _how(r) for r in tables.rules)
         # lookahead -> (state below * number of origins + origin) -> state
         self.gotos: defaultdict[str, dict[int, int]] = defaultdict(dict)
 
@@ -670,7 +671,7 @@ def _strip_indentation(pieces: list[tuple[str, bool] | s.Expr]) -> list[str | s.
     dedent = _dedent(min_indent)
     last = len(pieces) - 1
     for index, piece in enumerate(pieces):
-        if type(piece) is not tuple:
+        if not isinstance(piece, tuple):
             at_start = False
             dropped = 0
             out.append(piece)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .builders import NIX2CONTAINER, WITH_NIX_DB
 from .errors import Span, SpecError
@@ -241,7 +242,7 @@ def _to_spec(found: FoundImage, by_call: dict[int, str | None]) -> ImageSpec:
         mtime=mtime,
         nix_db=call.builder in WITH_NIX_DB or _bool(args, "includeNixDB"),
         platform=_platform(args, "architecture"),
-        **(_layering(args) if layered else {}),
+        **(_layering(args) if layered else _Layering()),
     )
 
 
@@ -538,14 +539,14 @@ def _value_span(args: Attrs, key: str) -> Span:
     return thunk.expr.span if thunk.expr is not None else args.key_spans[key]
 
 
-def _static(args: Attrs, key: str, what: str) -> object:
+def _static(args: Attrs, key: str, what: str) -> Value:
     return force_static(args.items[key], what, _value_span(args, key))
 
 
 def _string(args: Attrs, key: str, what: str) -> str:
     value = _static(args, key, f"'{key}'")
     if not isinstance(value, str):
-        raise SpecError(f"'{key}' must be a string, got {type_name(value)}",  # type: ignore[arg-type]
+        raise SpecError(f"'{key}' must be a string, got {type_name(value)}",
                         _value_span(args, key))
     if _CONTROL.search(value):
         raise SpecError(f"'{key}' contains a control character", _value_span(args, key))
@@ -680,7 +681,14 @@ def _compressor(args: Attrs) -> None:
 _POPULARITY_PIPELINE = '[ [ "popularity_contest" ] [ "limit_layers" N ] ]'
 
 
-def _layering(args: Attrs) -> dict[str, object]:
+class _Layering(TypedDict, total=False):
+    """ImageSpec's fields for a layered image's layers (their defaults otherwise)."""
+
+    max_layers: int
+    layering: str
+
+
+def _layering(args: Attrs) -> _Layering:
     """maxLayers and layeringPipeline: the layer budget and how the store is split."""
     if "layeringPipeline" not in args.items or args.items["layeringPipeline"].force() is NULL:
         return {"max_layers": _max_layers(args), "layering": "auto"}
@@ -923,8 +931,7 @@ def _config_value(config: Attrs, key: str, kind: type, shape: str) -> tuple[obje
     span = _span_of(thunk, config.key_spans[key])
     value = force_static(thunk, f"config.{key}", span)
     if not isinstance(value, kind):
-        raise SpecError(f"config.{key} must be {shape}, got {type_name(value)}",  # type: ignore[arg-type]
-                        span)
+        raise SpecError(f"config.{key} must be {shape}, got {type_name(value)}", span)
     return value, span
 
 

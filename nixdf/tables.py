@@ -16,9 +16,15 @@ import marshal
 import os
 import pkgutil
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .cachedir import cache_dir
+
+if TYPE_CHECKING:  # lark is imported only when the tables are made
+    from collections.abc import Iterator
+
+    from lark.grammar import Rule as LarkRule
+    from lark.lexer import LexerState, Token
 
 __all__ = ["Rule", "Tables", "compile_tables", "load"]
 
@@ -79,7 +85,7 @@ def compile_tables(grammar: str | None = None) -> Tables:
         def __init__(self, lexer_conf: object) -> None:
             pass
 
-        def lex(self, *args: object) -> None:
+        def lex(self, lexer_state: "LexerState", parser_state: Any) -> "Iterator[Token]":
             raise RuntimeError("these tables are driven by nixdf.parse, not by lark")
 
     lark = Lark(grammar if grammar is not None else _grammar_text(), parser="lalr",
@@ -103,28 +109,32 @@ def compile_tables(grammar: str | None = None) -> Tables:
                   table.end_states["start"])
 
 
-def _rule(rule: object) -> Rule:
-    expansion = rule.expansion  # type: ignore[attr-defined]
+def _rule(rule: "LarkRule") -> Rule:
+    expansion = rule.expansion
     keep = tuple(i for i, sym in enumerate(expansion) if not sym.name.startswith("_")
                  or (not sym.is_term and sym.name.startswith("__")))
     splice = tuple(i for i in keep if expansion[i].name.startswith("__"))
-    origin = rule.origin.name  # type: ignore[attr-defined]
-    name = rule.alias or origin  # type: ignore[attr-defined]
+    origin = rule.origin.name
+    name = rule.alias or origin
     return Rule(str(origin), len(expansion), keep, splice, str(name),
-                bool(rule.options.expand1) and not rule.alias,  # type: ignore[attr-defined]
+                bool(rule.options.expand1) and not rule.alias,
                 len(expansion) == 1 and expansion[0].is_term)
 
 
-def _to_data(tables: Tables) -> tuple[object, ...]:
+# What the cache file holds (marshal writes only built-in types): the format, then Tables.
+_Data = tuple[int, tuple[dict[str, int], ...], tuple[tuple[Any, ...], ...], int, int]
+
+
+def _to_data(tables: Tables) -> _Data:
     rules = tuple(tuple(r) for r in tables.rules)
     return (_FORMAT, tables.actions, rules, tables.start, tables.end)
 
 
-def _from_data(data: tuple[object, ...]) -> Tables:
+def _from_data(data: _Data) -> Tables:
     version, actions, rules, start, end = data
     if version != _FORMAT:
         raise ValueError(f"table format {version}")
-    return Tables(actions, tuple(Rule(*r) for r in rules), start, end)  # type: ignore[arg-type]
+    return Tables(actions, tuple(Rule(*r) for r in rules), start, end)
 
 
 def load(grammar: str | None = None) -> Tables:

@@ -7,6 +7,7 @@ from nixdf.buildlog import (
     NixFailure,
     NotAPackage,
     build_failure,
+    failed_step,
     nix_failure,
     not_a_package,
 )
@@ -27,6 +28,16 @@ LOG = """#9 [err-build 3/3] RUN --mount=type=cache,id=nixdf-nix-be87,target=/nix
 
 def test_error_position_and_suggestion() -> None:
     assert nix_failure(LOG, "/nixdf/src") == NixFailure(
+        "attribute 'helo' missing", "sub/app.nix", 4, 14, "Did you mean hello?")
+
+
+def test_error_in_the_summary_of_a_terminal_display() -> None:
+    # buildx's live display leaves the failed step's last lines in its summary, prefixed
+    # with their time only.
+    summary = [line.split(" ", 1)[1] for line in LOG[2:10]]
+    assert summary[0] == "0.281 error: attribute 'helo' missing"
+    assert nix_failure([" > [err-build 3/3] RUN nix-build:", *summary],
+                       "/nixdf/src") == NixFailure(
         "attribute 'helo' missing", "sub/app.nix", 4, 14, "Did you mean hello?")
 
 
@@ -161,3 +172,14 @@ def test_error_after_a_trace_outside_the_context_takes_the_last_frame_in_it() ->
            "#9 0.4        at /nixdf/nixpkgs/default.nix:3:1:"]
     assert nix_failure(log, "/nixdf/src") == NixFailure(
         "value is a string while a set was expected", "Nixfile", 7, 5)
+
+
+def test_a_failed_step_is_told_by_its_last_lines() -> None:
+    log = ["#11 [app-scripts 1/2] COPY --from=app-build /out/root/ /", "#11 DONE 0.1s", "",
+           "#12 [app-scripts 2/2] RUN set -e; mkdir /data", "#12 0.1 preparing /data",
+           "#12 0.1 ", "#12 0.2 cannot make /data: the disk is full",
+           "#12 ERROR: process \"/bin/sh -c set -e; mkdir /data\" did not complete",
+           "------", " > [app-scripts 2/2] RUN set -e; mkdir /data:", "------"]
+    assert failed_step(log) == ("12", ("preparing /data", "cannot make /data: the disk is full"))
+    assert failed_step(["#12 [app 1/1] RUN true", "#12 DONE 0.1s"]) is None
+

@@ -2,12 +2,12 @@
 
 Run on a real engine with the offline builder image (scripts/offline-nix-image.sh):
 
-    python bench/service.py [--save out.json] [--baseline old.json]
+    python benchmarks/service.py [--save out.json] [--baseline old.json]
 
-The image is bench/service/Nixfile, a buildLayeredImage of the app in bench/service-pkgs
-(about 30 store paths, about 150 MB). In one run, each scenario is built by the four
-tools in turn (alternating): a cold build after `docker builder prune -af` (which also
-drops nixdf's /nix cache mount, on purpose), a no-op rebuild, a changed large leaf
+The image is benchmarks/service/Nixfile, a buildLayeredImage of the app in
+benchmarks/service-pkgs (about 30 store paths, about 150 MB). In one run, each scenario is
+built by the four tools in turn (alternating): a cold build after `docker builder prune -af`
+(which also drops nixdf's /nix cache mount, on purpose), a no-op rebuild, a changed large leaf
 (dataVersion: 35 MB of data only the app refers to), a changed small leaf (leafVersion: a
 config file only the app refers to), a changed library (libVersion: a path every library
 refers to), and a second clean build to see whether the layers repeat. nixdf runs twice:

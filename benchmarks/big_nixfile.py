@@ -1,4 +1,4 @@
-"""Write a large generated Nixfile: `python bench/big_nixfile.py DIR [BYTES]` (default 5 MB).
+"""Write a large generated Nixfile: `python benchmarks/big_nixfile.py DIR [BYTES]` (default 5 MB).
 
 Bindings of sets, lists, strings, arithmetic, lambdas and a path each, under one image: what
 `time nixdf render DIR/Nixfile` measures is parsing and the search for the files it names.

@@ -1,4 +1,4 @@
-# An offline package set shaped like a real service, for bench/service.py: 29 store paths,
+# An offline package set shaped like a real service, for benchmarks/service.py: 29 store paths,
 # about 150 MB, built by the offline builder image's static busybox (as
 # examples/offline-pkgs does), so nothing is downloaded.
 #
