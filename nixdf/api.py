@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import defaults
-from .errors import EngineError, NixdfError, NixEvalError, Span, UsageError
+from .errors import EngineError, NeedsLockError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
-from .inputs import NixInputs, nix_inputs
+from .flake import FlakeRequest
+from .inputs import NixInputs, git_work_tree, nix_inputs
 from .layers import StorePath
 from .parse import parse
 from .plan import (
@@ -27,6 +28,7 @@ from .plan import (
     SRC_DIR,
     DockerfilePlan,
     ExternalSource,
+    FlakeSetup,
     NixCaches,
     Nixpkgs,
     PlanOptions,
@@ -56,6 +58,7 @@ class RenderOptions(ValueRecord):
     trusted_keys: tuple[str, ...] = ()
     netrc: bool = False
     per_path: bool = False
+    flake: FlakeRequest | None = None  # the Nixfile path is a flake.nix (nixdf.flake)
 
     def caches(self) -> NixCaches:
         """The binary-cache options, checked: they reach the builder's shell."""
@@ -140,6 +143,8 @@ def _read(nixfile: Path) -> str:
 
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     """With ``options``, a lock file made for this very input supplies what Nix computes."""
+    if options is not None and options.flake is not None:
+        return _load_flake(nixfile, options, options.flake)
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
@@ -153,6 +158,87 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
                                          closure=_locked_closure(locked, spec.attr))
                      for spec in to_specs(images)]
     return _Loaded(source, tree, inputs, key, specs, locked is not None)
+
+
+def _flake_inputs(flake_nix: Path, request: FlakeRequest) -> tuple[NixInputs, str]:
+    """The flake's Nix inputs (flake.nix, the files it names, flake.lock, the local inputs
+    that replace its own), their context, and flake.nix's text; a syntax error in flake.nix
+    or a file it imports is located."""
+    source = _read(flake_nix)
+    with _located(source):
+        tree = parse(source, _display_name(flake_nix))
+        inputs = nix_inputs(flake_nix, tree, parse)
+    extra = [flake_nix.resolve().parent / "flake.lock"]
+    extra = [p for p in extra if p.is_file()]
+    extra += [Path(src).resolve() for _, src in request.overrides if "://" not in src]
+    outside = [p for p in extra if not p.is_relative_to(inputs.context)]
+    context = inputs.context
+    if outside:
+        # A local input beside the flake widens the context as a path the flake names would.
+        repository = git_work_tree(flake_nix.resolve().parent)
+        context = repository if repository and all(p.is_relative_to(repository)
+                                                   for p in outside) \
+            else Path(os.path.commonpath([context, *outside]))
+        if context == Path(context.anchor):
+            raise UsageError(f"{outside[0]}: a flake input here would make the whole file "
+                             "system the build context",
+                             hint="put the inputs you replace beside the flake (a directory "
+                             "that holds both becomes the context).")
+    known = [inputs.context / p for p in inputs.paths]
+    paths = [*known, *(p for p in extra if not any(p.is_relative_to(k) for k in known))]
+    return NixInputs(context, (inputs.context / inputs.nixfile).relative_to(context).as_posix(),
+                     tuple(p.relative_to(context).as_posix() for p in paths)), source
+
+
+def _flake_setup(inputs: NixInputs, request: FlakeRequest, nixpkgs_given: bool,
+                 images: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> FlakeSetup:
+    """What the Nix side needs of the flake: each replaced input as a Nix expression."""
+    overrides = []
+    if nixpkgs_given:
+        overrides.append(("nixpkgs", "nixpkgsSource"))
+    for name, src in request.overrides:
+        if "://" in src:
+            url, _, sha256 = src.partition("#sha256=")
+            expr = f'builtins.fetchTarball {{ url = "{url}"; sha256 = "{sha256}"; }}'
+        else:
+            relative = Path(src).resolve().relative_to(inputs.context).as_posix()
+            expr = f'/. + "{SRC_DIR}/{relative}"'
+        overrides = [o for o in overrides if o[0] != name] + [(name, expr)]
+    return FlakeSetup(f"{SRC_DIR}/{inputs.nixfile}", request.system, tuple(overrides),
+                      request.attr, images)
+
+
+def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) -> _Loaded:
+    """A flake, read through its lock: the Nixfile Nix's discovery of its images makes."""
+    from .flake import nixfile_text
+
+    inputs, source = _flake_inputs(flake_nix, request)
+    key = _lock_key(inputs, options)
+    data = _read_lock_data(flake_nix, key)
+    if data is None or not isinstance(data.get("flake"), list):
+        raise NeedsLockError(f"{_display_name(flake_nix)}: a flake's images are known once Nix "
+                             "has found them", hint=f"run `nixdf lock {flake_nix}` (nixdf build "
+                             "does it by itself).")
+    found = data["flake"]
+    text = nixfile_text(found, request.system)
+    name = f"{_display_name(flake_nix)} (its images, as Nix found them)"
+    with _located(text):
+        tree = parse(text, name)
+        with evaluation(tree.span):
+            images = find_images(tree)
+            locked = data["images"]
+            with_refs = _apply_lock(images, locked)
+            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
+                                         closure=_locked_closure(locked, spec.attr))
+                     for spec in to_specs(images)]
+    return _Loaded(source, tree, inputs, key, specs, True)
+
+
+def _flake_images(loaded_found: list[dict[str, object]],
+                  system: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from .flake import keyed
+
+    return tuple((key, tuple(path)) for key, path in keyed(loaded_found, system))
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
@@ -232,9 +318,14 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     loaded = _load(nixfile, options)
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+    flake = None
+    if options.flake is not None:
+        found = _read_lock_data(nixfile, loaded.lock_key)["flake"]  # type: ignore[index]
+        flake = _flake_setup(inputs, options.flake, options.nixpkgs is not None,
+                             _flake_images(found, options.flake.system))
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
-                                              options.per_path))
+                                              options.per_path, flake))
     return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
 
 
@@ -565,6 +656,11 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     source = "local" if local else options.nixpkgs or ""
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
                             f"{source}\0{inputs.nixfile}\0".encode())
+    if options.flake is not None:
+        # Which image, for which system, with which inputs replaced (local ones count by
+        # their files, among the paths below).
+        flake = options.flake
+        digest.update(f"flake\0{flake.attr}\0{flake.system}\0{flake.overrides}\0".encode())
     for relative in inputs.paths:
         _digest_tree(digest, inputs.context / relative, relative)
     if local:
@@ -589,6 +685,12 @@ def _digest_tree(digest: hashlib._Hash, path: Path, name: str) -> None:
 
 def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
     """The locked values, or None when there is no lock or it was made for other input."""
+    data = _read_lock_data(nixfile, key)
+    return None if data is None else data["images"]  # type: ignore[no-any-return]
+
+
+def _read_lock_data(nixfile: Path, key: str) -> dict[str, object] | None:
+    """The lock file's data, or None when there is none or it was made for other input."""
     import json
 
     try:
@@ -599,7 +701,7 @@ def _read_lock(nixfile: Path, key: str) -> dict[str, dict[str, object]] | None:
         return None
     if data.get("key") != key or not isinstance(data.get("images"), dict):
         return None
-    return data["images"]  # type: ignore[no-any-return]
+    return data  # type: ignore[no-any-return]
 
 
 def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:
@@ -648,6 +750,9 @@ class LockPlan(ValueRecord):
     layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
     builder: str | None = None  # buildx's, the one the image build then runs on
+    # A flake's: Nix finds its images first (this Dockerfile), then the layered ones'
+    # closures are locked with the plan these options make.
+    flake: tuple[RenderOptions, PlanOptions] | None = None
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
@@ -676,6 +781,17 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     check_supported(engine, PassThrough(builder=builder))
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
+    if options.flake is not None:
+        inputs, _ = _flake_inputs(nixfile, options.flake)
+        nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+        plan_options = PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
+                                   options.compat, options.caches(),
+                                   flake=_flake_setup(inputs, options.flake,
+                                                      options.nixpkgs is not None))
+        return LockPlan(engine, nixfile, inputs,
+                        render_lock(plan([], plan_options), [], [], discover=True),
+                        _lock_key(inputs, options), external, (), secrets, builder,
+                        (options, plan_options))
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
@@ -698,14 +814,29 @@ def lock(prepared: LockPlan) -> Path:
 
     from .engine import run
 
-    with tempfile.TemporaryDirectory(prefix="nixdf-lock-") as scratch:
-        dest = Path(scratch)
+    def run_lock(dockerfile: str, dest: Path) -> None:
         for command in prepared.commands(dest):
             try:
-                run(prepared.engine, command, prepared.dockerfile)
+                run(prepared.engine, command, dockerfile)
             except EngineError as err:
                 located = _nix_error(err, prepared.inputs)
                 raise located or err from None
+
+    found = None
+    with tempfile.TemporaryDirectory(prefix="nixdf-lock-") as scratch:
+        dest = Path(scratch)
+        run_lock(prepared.dockerfile, dest)
+        if prepared.flake is not None:
+            found = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
+            prepared = _flake_values_lock(prepared, found)
+            if prepared.layered:
+                (dest / "nixdf-lock.json").unlink()
+                run_lock(prepared.dockerfile, dest)
+            else:
+                system = prepared.flake[0].flake.system  # type: ignore[index,union-attr]
+                images = {key: image["values"] for (key, _), image
+                          in zip(_flake_images(found, system), found, strict=True)}
+                (dest / "nixdf-lock.json").write_text(json.dumps(images), encoding="utf-8")
         images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
         # The store paths the Dockerfile will name (the closures come next, and name more).
         named = sorted(set(_STORE_PATH.findall(json.dumps(images))))
@@ -713,6 +844,29 @@ def lock(prepared: LockPlan) -> Path:
             lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
             images[attr or ""]["closure"] = [_closure_entry(line) for line in lines if line]
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
+    if found is not None:
+        data["flake"] = found
     path = lock_path(prepared.nixfile)
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _flake_values_lock(prepared: LockPlan, found: list[dict[str, object]]) -> LockPlan:
+    """After Nix found a flake's images: the lock of their values and, for the layered ones,
+    closures, as a Nixfile's (the values alone came with the images)."""
+    from .flake import nixfile_text
+    from .render import render_lock
+
+    options, plan_options = prepared.flake  # type: ignore[misc]
+    system = options.flake.system  # type: ignore[union-attr]
+    text = nixfile_text(found, system)
+    with _located(text):
+        tree = parse(text, f"{_display_name(prepared.nixfile)} (its images, as Nix found them)")
+        with evaluation(tree.span):
+            images = find_images(tree)
+    attrs = [image.attr for image in images]
+    layered = [image.attr for image in images if records_closure(image.call)]
+    setup = dataclasses.replace(plan_options.flake, images=_flake_images(found, system))
+    the_plan = plan([], dataclasses.replace(plan_options, flake=setup))
+    return dataclasses.replace(prepared, dockerfile=render_lock(the_plan, attrs, layered),
+                               layered=tuple(layered))

@@ -57,11 +57,55 @@ NetrcSecretOpt = Annotated[bool, typer.Option(
     "(nixdf build --netrc FILE passes it).")]
 
 
+OverrideOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    "--override-input", metavar="NAME SRC",
+    help="For a flake: replace its input NAME with SRC, a local directory or URL#sha256=HASH "
+    "(repeatable). --nixpkgs replaces the input named nixpkgs.")]
+ImpureOpt = Annotated[bool, typer.Option(
+    "--impure", help="For a flake: accepted; nixdf's Nix evaluation is impure already "
+    "(builtins.getEnv sees the builder's environment).")]
+
+
 def _options(nix_image: str, nixpkgs: str | None, compat: str | None,
              substituter: list[str] | None, trusted_public_key: list[str] | None,
              netrc: bool, per_path: bool = False) -> api.RenderOptions:
     return api.RenderOptions(nix_image, nixpkgs, compat, tuple(substituter or ()),
                              tuple(trusted_public_key or ()), netrc, per_path)
+
+
+def _source(argument: Path, target: str | None, overrides: list[str] | None,
+            options: api.RenderOptions,
+            platforms: tuple[str, ...] = ()) -> tuple[Path, str | None, api.RenderOptions]:
+    """The Nixfile or flake.nix named, the --target left for the build (a flake's is its
+    attribute), and the options with the flake's request."""
+    from .flake import FlakeRequest, check_overrides, resolve, system_of
+
+    path, attr, is_flake = resolve(str(argument), target)
+    pairs = tuple(tuple(o.split("=", 1)) for o in overrides or ())
+    if not is_flake:
+        if pairs:
+            raise UsageError("--override-input replaces a flake's input; this is a Nixfile",
+                             hint="use --nixpkgs for a Nixfile's package set.")
+        return path, target, options
+    check_overrides(pairs)  # type: ignore[arg-type]
+    request = FlakeRequest(attr, system_of(platforms), pairs)  # type: ignore[arg-type]
+    import dataclasses
+
+    return path, None, dataclasses.replace(options, flake=request)
+
+
+def _render_locking(path: Path, options: api.RenderOptions, engine: str = "auto"
+                    ) -> api.Rendered:
+    """Render; a flake without a current lock is locked first (Nix finds its images)."""
+    try:
+        return api.render_path(path, options)
+    except NeedsLockError:
+        if options.flake is None:
+            raise
+    print(f"nixdf: Nix finds the images of {path}; writing {api.lock_path(path)}",
+          file=sys.stderr)
+    api.lock(api.prepare_lock(path, options, engine_choice=engine))
+    return api.render_path(path, options)
 
 
 def _fail(err: NixdfError) -> typer.Exit:
@@ -108,15 +152,20 @@ def render(
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
     per_path: PerPathOpt = False,
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", help="A flake's image: its attribute (or write DIR#ATTR).")] = None,
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
-    """Print the Dockerfile for a Nixfile.
+    """Print the Dockerfile for a Nixfile or a flake (DIR#ATTR, DIR/flake.nix).
 
     Example: nixdf render examples/redis/Nixfile -o examples/redis/Dockerfile
     """
     if check and output is None:
         raise UsageError("--check compares against a file: give it with -o FILE")
-    rendered = api.render_path(nixfile, _options(nix_image, nixpkgs, compat, substituter,
-                                                 trusted_public_key, netrc_secret, per_path))
+    nixfile, _, options = _source(nixfile, target, override_input, _options(
+        nix_image, nixpkgs, compat, substituter, trusted_public_key, netrc_secret, per_path))
+    rendered = _render_locking(nixfile, options)
     _note_unlocked_layers(rendered)
     if output is None:
         sys.stdout.write(rendered.text)
@@ -160,6 +209,7 @@ def sync(
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
     per_path: PerPathOpt = False,
+    override_input: OverrideOpt = None,
 ) -> None:
     """Keep the Dockerfile beside each Nixfile up to date (the pre-commit hooks run this).
 
@@ -171,9 +221,10 @@ def sync(
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc_secret, per_path)
     results = []
-    for nixfile in nixfiles:
+    for argument in nixfiles:
+        nixfile, _, file_options = _source(argument, None, override_input, options)
         output = nixfile.parent / name
-        rendered = api.render_path(nixfile, options)
+        rendered = _render_locking(nixfile, file_options)
         _note_unlocked_layers(rendered)
         text = rendered.text
         diff = api.staleness(output, text)
@@ -227,6 +278,8 @@ def build(
         "build as a secret: never in a layer, the cache key or the history.")] = None,
     per_path: PerPathOpt = False,
     engine: EngineOpt = "auto",
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -251,6 +304,8 @@ def build(
         labels=tuple(label or ()), extra=tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc is not None, per_path)
+    nixfile, target, options = _source(nixfile, target, override_input, options,
+                                       tuple(platform or ()))
     # The lock runs on the engine and builder the build does, and what it makes for the
     # build (the package-set image) is not made twice.
     made: tuple[Command, ...] = ()
@@ -307,6 +362,10 @@ def lock(
         "running them.")] = False,
     engine: EngineOpt = "auto",
     builder: BuilderOpt = None,
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", help="A flake's image: its attribute (or write DIR#ATTR).")] = None,
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
     """Have Nix compute each image's config and scripts and keep them in NIXFILE.lock.
 
@@ -319,6 +378,7 @@ def lock(
     Example: nixdf lock examples/hello/Nixfile
     """
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key, False)
+    nixfile, _, options = _source(nixfile, target, override_input, options)
     prepared = api.prepare_lock(nixfile, options, engine_choice=engine, builder=builder)
     if dry_run:
         import shlex
@@ -398,5 +458,22 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
         print(line)
 
 
+def _joined_overrides(argv: list[str]) -> list[str]:
+    """``--override-input NAME SRC`` (two words, as nix spells it) as typer's one value."""
+    result: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            result += [word, *words]
+            break
+        if word == "--override-input":
+            name, src = next(words, ""), next(words, "")
+            result.append(f"--override-input={name}={src}")
+        else:
+            result.append(word)
+    return result
+
+
 def main() -> None:
+    sys.argv[1:] = _joined_overrides(sys.argv[1:])
     app()

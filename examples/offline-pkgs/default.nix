@@ -2,9 +2,10 @@
 # built by the static busybox of the offline builder image (scripts/
 # offline-nix-image.sh), so nothing is downloaded. Use it with
 # `nixdf build --nixpkgs examples/offline-pkgs …`; real Nixfiles use nixpkgs.
-{ greeting ? "Hello from nixdf" }:
+# It takes nixpkgs' `system` and `overlays` (each `final: prev: { … }`), so that a flake
+# (flake.nix beside it) can `import nixpkgs { inherit system; overlays = [ … ]; }`.
+{ greeting ? "Hello from nixdf", system ? builtins.currentSystem, overlays ? [ ], ... }:
 let
-  system = builtins.currentSystem;
 
   # The builder image's /bin/busybox and its `sh` link, copied into the store.
   bootstrap = builtins.path {
@@ -43,9 +44,12 @@ let
     NIXDF_EOF
     chmod 0555 $out/bin/${name}
   '';
-in
-rec {
-  inherit busybox;
+  base = rec {
+  inherit busybox writeScriptBin;
+  # As nixpkgs' callPackage: a function's (or file's) arguments from the final set.
+  callPackage = fn: args:
+    let f = if builtins.isFunction fn then fn else import fn;
+    in f (builtins.intersectAttrs (builtins.functionArgs f) final // args);
   lib = { version = "offline"; };
 
   greetings = mkPackage "greetings-1.0" ''
@@ -69,4 +73,8 @@ rec {
     mkdir -p $out
     ln -s ${hello}/bin $out/bin
   '';
-}
+};
+  # The overlays in order, each seeing the final set and the one before it.
+  final = builtins.foldl' (prev: overlay: prev // overlay final prev) base overlays;
+in
+final

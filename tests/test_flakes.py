@@ -1,0 +1,163 @@
+"""Flakes as Nixfiles (issue 12): every shape built for real on the offline builder, with the
+offline package set as the flake's nixpkgs and stand-ins for flake-utils and flake-parts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nixdf.cli import _joined_overrides
+from nixdf.errors import UsageError
+from nixdf.flake import nixfile_text, resolve
+
+from .conftest import OFFLINE_PKGS, ROOT, docker, engine_name
+
+FLAKES = ROOT / "tests" / "data" / "flakes"
+
+
+def nixdf(env: dict[str, str] | None, *args: str,
+          check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "nixdf", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"nixdf {' '.join(args)} failed ({done.returncode}):\n"
+                             f"{done.stderr[-4000:]}")
+    return done
+
+
+def flake_copy(tmp_path: Path, name: str) -> Path:
+    """The flake and the stand-ins beside it, so the lock nixdf writes lands in tmp_path."""
+    for part in (name, "flake-utils", "flake-parts"):
+        shutil.copytree(FLAKES / part, tmp_path / part)
+    return tmp_path / name
+
+
+def config(env: dict[str, str], ref: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(docker(env, "image", "inspect", ref).stdout)[0]["Config"]
+
+
+# --- selection, no engine ------------------------------------------------------------
+
+def test_selection_forms(tmp_path: Path) -> None:
+    (tmp_path / "flake.nix").write_text("{ outputs = { self }: { }; }")
+    assert resolve(f"{tmp_path}#app", None) == (tmp_path / "flake.nix", "app", True)
+    assert resolve(str(tmp_path / "flake.nix"), "images.api") == (
+        tmp_path / "flake.nix", "images.api", True)
+    assert resolve(str(tmp_path), None) == (tmp_path / "flake.nix", None, True)
+    (tmp_path / "Nixfile").write_text("{ }")
+    assert resolve(str(tmp_path), "x") == (tmp_path / "Nixfile", "x", False)
+    with pytest.raises(UsageError):
+        resolve(f"{tmp_path}#a", "b")
+
+
+def test_override_input_takes_two_words() -> None:
+    assert _joined_overrides(["build", "--override-input", "a", "/x", "--", "--override-input"]
+                             ) == ["build", "--override-input=a=/x", "--", "--override-input"]
+
+
+def test_found_images_become_a_nixfile() -> None:
+    found = [{"path": ["packages", "x86_64-linux", "images", "api"],
+              "image": {"__nixdf": "call", "builder": "buildImage",
+                        "args": {"name": "a${b}", "contents": [{"__nixdf": "opaque"}],
+                                 "config": {"Cmd": ["/bin/x"]}}}}]
+    text = nixfile_text(found, "x86_64-linux")
+    assert '"images-api" = buildImage {' in text
+    assert '"name" = "a\\${b}";' in text and "(pkgs.fromFlake)" in text
+
+
+def test_syntax_error_in_flake_is_located(tmp_path: Path) -> None:
+    (tmp_path / "flake.nix").write_text("{\n  outputs = { self }: { packages = 1 };\n}\n")
+    done = nixdf(None, "render", f"{tmp_path}#x", check=False)
+    assert done.returncode == 2
+    assert "flake.nix:2:" in done.stderr and "^" in done.stderr, done.stderr
+
+
+def test_syntax_error_in_imported_file_is_located(tmp_path: Path) -> None:
+    shutil.copytree(FLAKES / "callpackage", tmp_path / "app")
+    (tmp_path / "app" / "image.nix").write_text("{ dockerTools }:\ndockerTools.buildImage {\n")
+    done = nixdf(None, "render", str(tmp_path / "app" / "flake.nix"), "--target", "docker",
+                 check=False)
+    assert done.returncode == 2
+    assert "image.nix:3:" in done.stderr, done.stderr
+
+
+# --- real builds ---------------------------------------------------------------------
+
+SHAPES = {
+    # flake, attribute, tag, extra arguments, what the container prints
+    "legacy": ("hello", "h-flakes-legacy:v1", (), "Hello from nixdf"),
+    "overlay": ("default", "h-flakes-overlay:latest", (), "overlaid"),
+    "callpackage": ("docker", "h-flakes-callpackage:latest", ("flake-utils",),
+                    "Hello from nixdf"),
+    "utils": ("docker", "h-flakes-utils:latest", ("flake-utils",), "Hello from nixdf"),
+    "parts": ("docker", "h-flakes-parts:latest", ("flake-parts",), "Hello from nixdf"),
+    "n2c": ("hello", "h-flakes-n2c:latest", (), "Hello from nixdf"),
+}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_flake_shape_builds_and_runs(shape: str, engine_env: dict[str, str],
+                                     offline_image: str, tmp_path: Path) -> None:
+    attr, ref, inputs, printed = SHAPES[shape]
+    flake = flake_copy(tmp_path, shape)
+    ref = f"{ref.split(':')[0]}-{engine_name(engine_env)}:{ref.split(':')[1]}"
+    overrides = [w for name in inputs for w in ("--override-input", name, str(tmp_path / name))]
+    nixdf(engine_env, "build", str(flake / "flake.nix"), "--target", attr, "-t", ref,
+          "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS), *overrides)
+    try:
+        run = docker(engine_env, "run", "--rm", ref)
+        assert printed in run.stdout
+        # The render of the same flake, now locked, names the same image.
+        rendered = nixdf(engine_env, "render", f"{flake}#{attr}", "--nix-image", offline_image,
+                         "--nixpkgs", str(OFFLINE_PKGS), *overrides).stdout
+        assert "FROM scratch AS " in rendered
+        assert not (flake / "flake.lock").exists() or shape == "legacy"
+    finally:
+        docker(engine_env, "image", "rm", "-f", ref, check=False)
+
+
+@pytest.mark.docker
+def test_flake_config_and_nested_attr(engine_env: dict[str, str], offline_image: str,
+                                      tmp_path: Path) -> None:
+    """Store paths only Nix knows in config; a nested image by its short path; the
+    user's flake.lock is read, never written."""
+    flake = flake_copy(tmp_path, "legacy")
+    before = (flake / "flake.lock").read_text()
+    suffix = engine_name(engine_env)
+    nixdf(engine_env, "build", f"{flake}#hello", "-t", f"h-flakes-cfg-{suffix}",
+          "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
+    nixdf(engine_env, "build", f"{flake}#images.api", "-t", f"h-flakes-api-{suffix}",
+          "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
+    try:
+        cfg = config(engine_env, f"h-flakes-cfg-{suffix}")
+        assert cfg["Cmd"][0].startswith("/nix/store/") and cfg["Cmd"][0].endswith("/bin/hello")
+        assert "GREETER=hello" in cfg["Env"]
+        assert "Hello from nixdf" in docker(engine_env, "run", "--rm",
+                                            f"h-flakes-api-{suffix}").stdout
+        assert (flake / "flake.lock").read_text() == before
+    finally:
+        docker(engine_env, "image", "rm", "-f", f"h-flakes-cfg-{suffix}",
+               f"h-flakes-api-{suffix}", check=False)
+
+
+@pytest.mark.docker
+@pytest.mark.engines("docker-20.10")
+def test_flake_errors_name_the_images(engine_env: dict[str, str], offline_image: str,
+                                      tmp_path: Path) -> None:
+    flake = flake_copy(tmp_path, "legacy")
+    missing = nixdf(engine_env, "lock", f"{flake}#nope", "--nix-image", offline_image,
+                    "--nixpkgs", str(OFFLINE_PKGS), check=False)
+    assert missing.returncode == 2, missing.stderr[-2000:]
+    assert "packages.x86_64-linux.hello" in missing.stderr
+    assert "packages.x86_64-linux.images.api" in missing.stderr
+    # Without --nixpkgs the input nixpkgs is flake.lock's, fetched from GitHub: offline, the
+    # build says it could not.
+    offline = nixdf(engine_env, "lock", f"{flake}#hello", "--nix-image", offline_image,
+                    check=False)
+    assert offline.returncode != 0 and "Traceback" not in offline.stderr
