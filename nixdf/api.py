@@ -814,8 +814,15 @@ def lock(prepared: LockPlan) -> Path:
 
     from .engine import run
 
+    done: list[Command] = []
+
     def run_lock(dockerfile: str, dest: Path) -> None:
+        # A flake's second run needs the package-set image the first one made.
         for command in prepared.commands(dest):
+            if command in done:
+                continue
+            if not command.reads_dockerfile:
+                done.append(command)
             try:
                 run(prepared.engine, command, dockerfile)
             except EngineError as err:

@@ -156,8 +156,37 @@ def test_flake_errors_name_the_images(engine_env: dict[str, str], offline_image:
     assert missing.returncode == 2, missing.stderr[-2000:]
     assert "packages.x86_64-linux.hello" in missing.stderr
     assert "packages.x86_64-linux.images.api" in missing.stderr
+    # Nix's own error, against the flake.nix on disk.
+    source = flake / "flake.nix"
+    source.write_text(source.read_text().replace("${pkgs.hello}/bin", "${pkgs.helo}/bin"))
+    misspelt = nixdf(engine_env, "lock", f"{flake}#hello", "--nix-image", offline_image,
+                     "--nixpkgs", str(OFFLINE_PKGS), check=False)
+    assert misspelt.returncode == 2, misspelt.stderr[-2000:]
+    assert "flake.nix:14:22: error: Nix: attribute 'helo' missing" in misspelt.stderr
+    assert "Did you mean hello?" in misspelt.stderr
     # Without --nixpkgs the input nixpkgs is flake.lock's, fetched from GitHub: offline, the
     # build says it could not.
     offline = nixdf(engine_env, "lock", f"{flake}#hello", "--nix-image", offline_image,
                     check=False)
     assert offline.returncode != 0 and "Traceback" not in offline.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.engines("docker-20.10")
+def test_sync_a_flake(engine_env: dict[str, str], offline_image: str, tmp_path: Path) -> None:
+    """`nixdf sync flake.nix` (the flake pre-commit hooks): every image of packages.<system>
+    in the Dockerfile beside it, stale again when the flake changes."""
+    flake = flake_copy(tmp_path, "legacy")
+    options = ("--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS),
+               "--compat", "docker-20.10")
+    first = nixdf(engine_env, "sync", str(flake / "flake.nix"), *options, check=False)
+    assert first.returncode == 1, first.stderr[-2000:]
+    text = (flake / "Dockerfile").read_text()
+    assert "FROM scratch AS hello" in text and "FROM scratch AS images-api" in text
+    assert nixdf(engine_env, "sync", "--check", str(flake / "flake.nix"), *options,
+                 check=False).returncode == 0
+    source = flake / "flake.nix"
+    source.write_text(source.read_text().replace('tag = "v1";', 'tag = "v2";'))
+    stale = nixdf(engine_env, "sync", "--check", str(flake / "flake.nix"), *options,
+                  check=False)
+    assert stale.returncode == 1 and "v2" in stale.stdout, stale.stderr[-2000:]
