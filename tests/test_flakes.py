@@ -97,6 +97,7 @@ SHAPES = {
     "utils": ("docker", "h-flakes-utils:latest", ("flake-utils",), "Hello from nixdf"),
     "parts": ("docker", "h-flakes-parts:latest", ("flake-parts",), "Hello from nixdf"),
     "n2c": ("hello", "h-flakes-n2c:latest", (), "Hello from nixdf"),
+    "helpers": ("default", "h-flakes-helpers:latest", (), "nobody:x:65534"),
 }
 
 
@@ -156,6 +157,18 @@ def test_flake_errors_name_the_images(engine_env: dict[str, str], offline_image:
     assert missing.returncode == 2, missing.stderr[-2000:]
     assert "packages.x86_64-linux.hello" in missing.stderr
     assert "packages.x86_64-linux.images.api" in missing.stderr
+    not_image = nixdf(engine_env, "lock", f"{flake}#images", "--nix-image", offline_image,
+                      "--nixpkgs", str(OFFLINE_PKGS), check=False)
+    assert not_image.returncode == 2
+    assert "packages.x86_64-linux.images is not an image" in not_image.stderr
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "flake.nix").write_text(
+        "{ outputs = { self, nixpkgs }: { packages.x86_64-linux.hello = "
+        "nixpkgs.legacyPackages.x86_64-linux.hello; }; }\n")
+    empty = nixdf(engine_env, "render", str(tmp_path / "empty"), "--nix-image", offline_image,
+                  "--nixpkgs", str(OFFLINE_PKGS), check=False)
+    assert empty.returncode == 2
+    assert "this flake has no image among packages.x86_64-linux" in empty.stderr
     # Nix's own error, against the flake.nix on disk.
     source = flake / "flake.nix"
     source.write_text(source.read_text().replace("${pkgs.hello}/bin", "${pkgs.helo}/bin"))
