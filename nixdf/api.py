@@ -660,7 +660,12 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
         # Which image, for which system, with which inputs replaced (local ones count by
         # their files, among the paths below).
         flake = options.flake
-        digest.update(f"flake\0{flake.attr}\0{flake.system}\0{flake.overrides}\0".encode())
+        # A local input by its place in the context, not the host's path: a fresh clone,
+        # wherever it is, finds its committed lock current.
+        overrides = [(name, src if "://" in src else
+                      Path(src).resolve().relative_to(inputs.context).as_posix())
+                     for name, src in flake.overrides]
+        digest.update(f"flake\0{flake.attr}\0{flake.system}\0{overrides}\0".encode())
     for relative in inputs.paths:
         _digest_tree(digest, inputs.context / relative, relative)
     if local:

@@ -203,3 +203,22 @@ def test_sync_a_flake(engine_env: dict[str, str], offline_image: str, tmp_path: 
     stale = nixdf(engine_env, "sync", "--check", str(flake / "flake.nix"), *options,
                   check=False)
     assert stale.returncode == 1 and "v2" in stale.stdout, stale.stderr[-2000:]
+
+
+def test_lock_key_ignores_where_the_checkout_is(tmp_path: Path) -> None:
+    """The lock's key covers the replaced inputs by content and place in the context, so a
+    copy of the same tree elsewhere finds the committed flake.nix.lock current."""
+    from nixdf import api
+    from nixdf.flake import FlakeRequest
+
+    keys = []
+    for copy in ("one", "two"):
+        flake = flake_copy(tmp_path / copy, "callpackage")
+        request = FlakeRequest("docker", "x86_64-linux",
+                               (("flake-utils", str(tmp_path / copy / "flake-utils")),))
+        inputs, _ = api._flake_inputs(flake / "flake.nix", request)
+        keys.append(api._lock_key(inputs, api.RenderOptions(flake=request)))
+    assert keys[0] == keys[1]
+    (tmp_path / "two" / "flake-utils" / "flake.nix").write_text("{ outputs = _: { }; }\n")
+    inputs, _ = api._flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
+    assert api._lock_key(inputs, api.RenderOptions(flake=request)) != keys[0]
