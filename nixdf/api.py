@@ -19,7 +19,7 @@ from . import defaults
 from .errors import EngineError, NeedsLockError, NixdfError, NixEvalError, Span, UsageError
 from .evaluate import FoundImage, Thunk, evaluation, find_images, from_json
 from .flake import FlakeRequest
-from .inputs import NixInputs, git_work_tree, nix_inputs
+from .inputs import NixInputs, nix_inputs
 from .layers import StorePath
 from .parse import parse
 from .plan import (
@@ -91,6 +91,7 @@ class Rendered(ValueRecord):
     external_nixpkgs: ExternalSource | None
     inputs: NixInputs
     locked: bool = False  # a lock made for this very input was used
+    external_inputs: tuple[ExternalSource, ...] = ()  # a flake's, see _flake_inputs
 
     @property
     def context(self) -> Path:
@@ -160,39 +161,44 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     return _Loaded(source, tree, inputs, key, specs, locked is not None)
 
 
-def _flake_inputs(flake_nix: Path, request: FlakeRequest) -> tuple[NixInputs, str]:
+def _flake_inputs(flake_nix: Path, request: FlakeRequest
+                  ) -> tuple[NixInputs, str, tuple[tuple[str, ExternalSource], ...]]:
     """The flake's Nix inputs (flake.nix, the files it names, flake.lock, the local inputs
-    that replace its own), their context, and flake.nix's text; a syntax error in flake.nix
-    or a file it imports is located."""
+    that replace its own and lie in its context), their context, flake.nix's text, and the
+    replacing inputs from outside the context, each reaching the build as the package set
+    does (a named context, or a local image on Docker 20.10). A syntax error in flake.nix or
+    a file it imports is located."""
     source = _read(flake_nix)
     with _located(source):
         tree = parse(source, _display_name(flake_nix))
         inputs = nix_inputs(flake_nix, tree, parse)
-    extra = [flake_nix.resolve().parent / "flake.lock"]
-    extra = [p for p in extra if p.is_file()]
-    extra += [Path(src).resolve() for _, src in request.overrides if "://" not in src]
-    outside = [p for p in extra if not p.is_relative_to(inputs.context)]
     context = inputs.context
-    if outside:
-        # A local input beside the flake widens the context as a path the flake names would.
-        repository = git_work_tree(flake_nix.resolve().parent)
-        context = repository if repository and all(p.is_relative_to(repository)
-                                                   for p in outside) \
-            else Path(os.path.commonpath([context, *outside]))
-        if context == Path(context.anchor):
-            raise UsageError(f"{outside[0]}: a flake input here would make the whole file "
-                             "system the build context",
-                             hint="put the inputs you replace beside the flake (a directory "
-                             "that holds both becomes the context).")
-    known = [inputs.context / p for p in inputs.paths]
-    paths = [*known, *(p for p in extra if not any(p.is_relative_to(k) for k in known))]
-    return NixInputs(context, (inputs.context / inputs.nixfile).relative_to(context).as_posix(),
-                     tuple(p.relative_to(context).as_posix() for p in paths)), source
+    extra = [p for p in [flake_nix.resolve().parent / "flake.lock"] if p.is_file()]
+    external = []
+    for name, src in request.overrides:
+        if "://" in src:
+            continue
+        path = Path(src).resolve()
+        if path.is_relative_to(context):
+            extra.append(path)
+            continue
+        try:
+            image = f"{EXTERNAL_NIXPKGS}:{_content_digest(path)}"
+        except OSError as err:
+            raise UsageError(f"--override-input {name} {src}: cannot read {err.filename}: "
+                             f"{err.strerror}") from None
+        external.append((name, ExternalSource(image, path)))
+    known = [context / p for p in inputs.paths]
+    paths = [*inputs.paths, *(p.relative_to(context).as_posix() for p in extra
+                              if not any(p.is_relative_to(k) for k in known))]
+    return (dataclasses.replace(inputs, paths=tuple(paths)), source, tuple(external))
 
 
 def _flake_setup(inputs: NixInputs, request: FlakeRequest, nixpkgs_given: bool,
+                 external: tuple[tuple[str, ExternalSource], ...],
                  images: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> FlakeSetup:
     """What the Nix side needs of the flake: each replaced input as a Nix expression."""
+    outside = dict(external)
     overrides = []
     if nixpkgs_given:
         overrides.append(("nixpkgs", "nixpkgsSource"))
@@ -200,19 +206,22 @@ def _flake_setup(inputs: NixInputs, request: FlakeRequest, nixpkgs_given: bool,
         if "://" in src:
             url, _, sha256 = src.partition("#sha256=")
             expr = f'builtins.fetchTarball {{ url = "{url}"; sha256 = "{sha256}"; }}'
+        elif name in outside:
+            expr = f'/. + "/nixdf/inputs/{name}"'
         else:
             relative = Path(src).resolve().relative_to(inputs.context).as_posix()
             expr = f'/. + "{SRC_DIR}/{relative}"'
         overrides = [o for o in overrides if o[0] != name] + [(name, expr)]
     return FlakeSetup(f"{SRC_DIR}/{inputs.nixfile}", request.system, tuple(overrides),
-                      request.attr, images)
+                      request.attr, images,
+                      tuple((source.image, name) for name, source in external))
 
 
 def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) -> _Loaded:
     """A flake, read through its lock: the Nixfile Nix's discovery of its images makes."""
     from .flake import nixfile_text
 
-    inputs, source = _flake_inputs(flake_nix, request)
+    inputs, source, _ = _flake_inputs(flake_nix, request)
     key = _lock_key(inputs, options)
     data = _read_lock_data(flake_nix, key)
     if data is None or not isinstance(data.get("flake"), list):
@@ -319,14 +328,18 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
     flake = None
+    external_inputs: tuple[ExternalSource, ...] = ()
     if options.flake is not None:
         found = _read_lock_data(nixfile, loaded.lock_key)["flake"]  # type: ignore[index]
-        flake = _flake_setup(inputs, options.flake, options.nixpkgs is not None,
+        _, _, outside = _flake_inputs(nixfile, options.flake)
+        external_inputs = tuple(source for _, source in outside)
+        flake = _flake_setup(inputs, options.flake, options.nixpkgs is not None, outside,
                              _flake_images(found, options.flake.system))
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
                                               options.per_path, flake))
-    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked)
+    return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
+                    external_inputs)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -433,7 +446,7 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     requests = tuple(
         BuildRequest(rendered.context, name if len(images) > 1 or target else None,
                      tags or (images[name].reference,), rendered.external_nixpkgs, passthrough,
-                     images[name].created, images[name].platform)
+                     images[name].created, images[name].platform, rendered.external_inputs)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
 
@@ -657,14 +670,21 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
                             f"{source}\0{inputs.nixfile}\0".encode())
     if options.flake is not None:
-        # Which image, for which system, with which inputs replaced (local ones count by
-        # their files, among the paths below).
+        # Which image, for which system, with which inputs replaced: a local input in the
+        # context by its place there (its files are among the paths below), one outside by
+        # its files, never by the host's path, so that a fresh clone, wherever it is, finds
+        # its committed lock current.
         flake = options.flake
-        # A local input by its place in the context, not the host's path: a fresh clone,
-        # wherever it is, finds its committed lock current.
-        overrides = [(name, src if "://" in src else
-                      Path(src).resolve().relative_to(inputs.context).as_posix())
-                     for name, src in flake.overrides]
+        overrides = []
+        for name, src in flake.overrides:
+            path = Path(src).resolve()
+            if "://" in src:
+                overrides.append((name, src))
+            elif path.is_relative_to(inputs.context):
+                overrides.append((name, path.relative_to(inputs.context).as_posix()))
+            else:
+                overrides.append((name, "outside"))
+                _digest_tree(digest, path, f"input {name}")
         digest.update(f"flake\0{flake.attr}\0{flake.system}\0{overrides}\0".encode())
     for relative in inputs.paths:
         _digest_tree(digest, inputs.context / relative, relative)
@@ -758,20 +778,23 @@ class LockPlan(ValueRecord):
     # A flake's: Nix finds its images first (this Dockerfile), then the layered ones'
     # closures are locked with the plan these options make.
     flake: tuple[RenderOptions, PlanOptions] | None = None
+    external_inputs: tuple[ExternalSource, ...] = ()
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
 
         return output_commands(self.engine, self.inputs.context, dest,
                                external_nixpkgs=self.external_nixpkgs, secrets=self.secrets,
-                               builder=self.builder)
+                               builder=self.builder, external_inputs=self.external_inputs)
 
     @property
     def sources(self) -> tuple[Command, ...]:
-        """What it makes that the image build needs too: the package-set image."""
+        """What it makes that the image build needs too: the package-set image (and a
+        flake's inputs from outside the context)."""
         from .engine import source_commands
 
-        return source_commands(self.engine, self.external_nixpkgs)
+        return tuple(command for source in (self.external_nixpkgs, *self.external_inputs)
+                     for command in source_commands(self.engine, source))
 
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
@@ -787,16 +810,16 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     if options.flake is not None:
-        inputs, _ = _flake_inputs(nixfile, options.flake)
+        inputs, _, outside = _flake_inputs(nixfile, options.flake)
         nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
         plan_options = PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                    options.compat, options.caches(),
                                    flake=_flake_setup(inputs, options.flake,
-                                                      options.nixpkgs is not None))
+                                                      options.nixpkgs is not None, outside))
         return LockPlan(engine, nixfile, inputs,
                         render_lock(plan([], plan_options), [], [], discover=True),
                         _lock_key(inputs, options), external, (), secrets, builder,
-                        (options, plan_options))
+                        (options, plan_options), tuple(source for _, source in outside))
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))

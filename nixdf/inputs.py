@@ -129,7 +129,7 @@ def _build_context(here: Path, references: list[_Reference]) -> Path:
     outside = [r for r in references if not r.target.is_relative_to(here)]
     if not outside:
         return here
-    repository = git_work_tree(here)
+    repository = _git_work_tree(here)
     if repository is not None:
         for reference in outside:
             if not reference.target.is_relative_to(repository):
@@ -147,7 +147,7 @@ def _build_context(here: Path, references: list[_Reference]) -> Path:
     return common
 
 
-def git_work_tree(directory: Path) -> Path | None:
+def _git_work_tree(directory: Path) -> Path | None:
     """The top of the git work tree ``directory`` lies in (a submodule is its own), or None."""
     for candidate in (directory, *directory.parents):
         marker = candidate / ".git"

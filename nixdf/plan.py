@@ -102,6 +102,8 @@ class FlakeSetup(ValueRecord):
     overrides: tuple[tuple[str, str], ...]
     attr: str | None
     images: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Replaced inputs from outside the context: the image of each, and the input's name.
+    copies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True, repr=False, eq=False)

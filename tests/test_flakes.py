@@ -216,9 +216,9 @@ def test_lock_key_ignores_where_the_checkout_is(tmp_path: Path) -> None:
         flake = flake_copy(tmp_path / copy, "callpackage")
         request = FlakeRequest("docker", "x86_64-linux",
                                (("flake-utils", str(tmp_path / copy / "flake-utils")),))
-        inputs, _ = api._flake_inputs(flake / "flake.nix", request)
+        inputs, _, _ = api._flake_inputs(flake / "flake.nix", request)
         keys.append(api._lock_key(inputs, api.RenderOptions(flake=request)))
     assert keys[0] == keys[1]
     (tmp_path / "two" / "flake-utils" / "flake.nix").write_text("{ outputs = _: { }; }\n")
-    inputs, _ = api._flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
+    inputs, _, _ = api._flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
     assert api._lock_key(inputs, api.RenderOptions(flake=request)) != keys[0]
