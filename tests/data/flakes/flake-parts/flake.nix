@@ -1,6 +1,6 @@
 # A stand-in for hercules-ci/flake-parts (tests pass it with --override-input flake-parts):
 # mkFlake { inherit inputs; } { systems; perSystem; flake; }, perSystem getting pkgs (the
-# nixpkgs input's legacyPackages), system, self', inputs' and config (its own result).
+# nixpkgs input imported for the system), system, self', inputs' and config (its own result).
 {
   outputs = { self }: {
     lib.mkFlake = { inputs, ... }: module:
@@ -10,7 +10,7 @@
           let
             config = m.perSystem {
               inherit system config;
-              pkgs = inputs.nixpkgs.legacyPackages.${system};
+              pkgs = import inputs.nixpkgs { inherit system; };
               self' = builtins.mapAttrs (name: value: value.${system} or { }) inputs.self;
               inputs' = builtins.mapAttrs (name: input: builtins.mapAttrs (n: v: v.${system} or v) input) inputs;
             };
