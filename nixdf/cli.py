@@ -163,8 +163,12 @@ def render(
     """
     if check and output is None:
         raise UsageError("--check compares against a file: give it with -o FILE")
-    nixfile, _, options = _source(nixfile, target, override_input, _options(
+    nixfile, target, options = _source(nixfile, target, override_input, _options(
         nix_image, nixpkgs, compat, substituter, trusted_public_key, netrc_secret, per_path))
+    if target is not None:
+        raise UsageError(f"--target {target}: a Nixfile's Dockerfile has every image",
+                         hint="--target picks a flake's image; `nixdf build --target` builds "
+                         "one image of a Nixfile.")
     rendered = _render_locking(nixfile, options)
     _note_unlocked_layers(rendered)
     if output is None:
@@ -250,7 +254,8 @@ def build(
         "-t", "--tag", help="Name:tag for the image (default: the Nixfile's name and tag).")
     ] = None,
     target: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--target", help="Build only this image (its attribute name).")] = None,
+        "--target", help="Build only this image (its attribute name; a flake's attribute, "
+        "as DIR#ATTR).")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the build commands instead of running them.")] = False,
     nix_image: NixImage = defaults.NIX_IMAGE,
@@ -378,7 +383,10 @@ def lock(
     Example: nixdf lock examples/hello/Nixfile
     """
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key, False)
-    nixfile, _, options = _source(nixfile, target, override_input, options)
+    nixfile, target, options = _source(nixfile, target, override_input, options)
+    if target is not None:
+        raise UsageError(f"--target {target}: a Nixfile's lock covers every image",
+                         hint="--target picks a flake's image.")
     prepared = api.prepare_lock(nixfile, options, engine_choice=engine, builder=builder)
     if dry_run:
         import shlex

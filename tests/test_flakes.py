@@ -222,3 +222,12 @@ def test_lock_key_ignores_where_the_checkout_is(tmp_path: Path) -> None:
     (tmp_path / "two" / "flake-utils" / "flake.nix").write_text("{ outputs = _: { }; }\n")
     inputs, _, _ = api._flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
     assert api._lock_key(inputs, api.RenderOptions(flake=request)) != keys[0]
+
+
+def test_flake_options_on_a_nixfile_are_refused() -> None:
+    nixfile = str(ROOT / "examples" / "hello" / "Nixfile")
+    target = nixdf(None, "render", nixfile, "--target", "hello", check=False)
+    assert target.returncode == 2 and "--target hello" in target.stderr
+    override = nixdf(None, "render", nixfile, "--override-input", "nixpkgs", str(OFFLINE_PKGS),
+                     check=False)
+    assert override.returncode == 2 and "replaces a flake's input" in override.stderr
