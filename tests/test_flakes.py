@@ -98,6 +98,8 @@ SHAPES = {
     "parts": ("docker", "h-flakes-parts:latest", ("flake-parts",), "Hello from nixdf"),
     "n2c": ("hello", "h-flakes-n2c:latest", (), "Hello from nixdf"),
     "helpers": ("default", "h-flakes-helpers:latest", (), "nobody:x:65534"),
+    "callpackage/viaPkgs": ("viaPkgs", "h-flakes-callpackage-pkgs:latest", ("flake-utils",),
+                            "Hello from nixdf"),
 }
 
 
@@ -106,7 +108,7 @@ SHAPES = {
 def test_flake_shape_builds_and_runs(shape: str, engine_env: dict[str, str],
                                      offline_image: str, tmp_path: Path) -> None:
     attr, ref, inputs, printed = SHAPES[shape]
-    flake = flake_copy(tmp_path, shape)
+    flake = flake_copy(tmp_path, shape.split("/")[0])
     ref = f"{ref.split(':')[0]}-{engine_name(engine_env)}:{ref.split(':')[1]}"
     overrides = [w for name in inputs for w in ("--override-input", name, str(tmp_path / name))]
     nixdf(engine_env, "build", str(flake / "flake.nix"), "--target", attr, "-t", ref,

@@ -5,5 +5,8 @@
   outputs = { self, nixpkgs, flake-utils }:
     flake-utils.lib.eachDefaultSystem (system:
       let pkgs = nixpkgs.legacyPackages.${system}; in
-      { packages.docker = pkgs.callPackage ./image.nix { }; });
+      {
+        packages.docker = pkgs.callPackage ./image.nix { };
+        packages.viaPkgs = pkgs.callPackage ./image-pkgs.nix { };
+      });
 }
