@@ -437,6 +437,11 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
     import shlex
 
     render_argv = ["nixdf", "render", str(nixfile), "--nix-image", options.nix_image]
+    if options.flake is not None:
+        if options.flake.attr is not None:
+            render_argv += ["--target", options.flake.attr]
+        for name, source in options.flake.overrides:
+            render_argv += ["--override-input", name, source]
     if options.nixpkgs is not None:
         render_argv += ["--nixpkgs", options.nixpkgs]
     if not prepared.rendered.plan.link:

@@ -233,3 +233,23 @@ def test_flake_options_on_a_nixfile_are_refused() -> None:
     override = nixdf(None, "render", nixfile, "--override-input", "nixpkgs", str(OFFLINE_PKGS),
                      check=False)
     assert override.returncode == 2 and "replaces a flake's input" in override.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.engines("docker-20.10")
+def test_dry_run_of_a_flake_runs_as_printed(engine_env: dict[str, str], offline_image: str,
+                                            tmp_path: Path) -> None:
+    flake = flake_copy(tmp_path, "callpackage")
+    args = ("build", str(flake / "flake.nix"), "--target", "docker", "-t", "h-flakes-dry:t",
+            "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS),
+            "--override-input", "flake-utils", str(tmp_path / "flake-utils"))
+    nixdf(engine_env, *args)  # locks
+    docker(engine_env, "image", "rm", "h-flakes-dry:t")
+    printed = nixdf(engine_env, *args, "--dry-run").stdout
+    env = dict(engine_env, PATH=f"{Path(sys.executable).parent}:{engine_env.get('PATH', '')}")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", printed], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    try:
+        assert "Hello from nixdf" in docker(engine_env, "run", "--rm", "h-flakes-dry:t").stdout
+    finally:
+        docker(engine_env, "image", "rm", "-f", "h-flakes-dry:t", check=False)
