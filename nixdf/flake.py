@@ -59,7 +59,7 @@ def system_of(platforms: tuple[str, ...] = ()) -> str:
 def resolve(argument: str, target: str | None) -> tuple[Path, str | None, bool]:
     """The Nixfile or flake.nix a command names, the flake attribute wanted, and whether it
     is a flake: ``DIR#ATTR``, ``DIR/flake.nix`` (``--target ATTR``), or a directory that
-    holds a flake.nix and no Nixfile."""
+    holds a flake.nix and no Nixfile (the default ``Nixfile`` too: no argument there)."""
     attr: str | None = target
     if "#" in argument:
         argument, _, attr = argument.partition("#")
@@ -82,6 +82,9 @@ def resolve(argument: str, target: str | None) -> tuple[Path, str | None, bool]:
                 raise UsageError(f"{argument}: neither a Nixfile nor a {FLAKE_FILE} there",
                                  hint="pass a Nixfile, a flake.nix, or DIR#ATTR.")
             path = path / FLAKE_FILE
+        if path.name == "Nixfile" and not path.exists() \
+                and (path.parent / FLAKE_FILE).is_file():
+            path = path.parent / FLAKE_FILE  # no argument, in a flake's directory
         if path.name != FLAKE_FILE:
             return path, target, False
     if attr is not None and not _ATTR_PATH.fullmatch(attr):

@@ -49,6 +49,7 @@ def test_selection_forms(tmp_path: Path) -> None:
     assert resolve(str(tmp_path / "flake.nix"), "images.api") == (
         tmp_path / "flake.nix", "images.api", True)
     assert resolve(str(tmp_path), None) == (tmp_path / "flake.nix", None, True)
+    assert resolve(str(tmp_path / "Nixfile"), "app") == (tmp_path / "flake.nix", "app", True)
     (tmp_path / "Nixfile").write_text("{ }")
     assert resolve(str(tmp_path), "x") == (tmp_path / "Nixfile", "x", False)
     with pytest.raises(UsageError):
