@@ -35,6 +35,7 @@ from .evaluate import (
     find_images,
     from_json,
 )
+from .flake import FlakeRequest
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
 from .parse import parse
@@ -44,6 +45,7 @@ from .plan import (
     SRC_DIR,
     DockerfilePlan,
     ExternalSource,
+    FlakeSetup,
     NixCaches,
     Nixpkgs,
     PlanOptions,
@@ -81,6 +83,7 @@ class RenderOptions(ValueRecord):
     trusted_keys: tuple[str, ...] = ()
     netrc: bool = False
     per_path: bool = False
+    flake: FlakeRequest | None = None  # the Nixfile path is a flake.nix (nixdf.flake)
 
     def caches(self) -> NixCaches:
         """The binary-cache options, checked: they reach the builder's shell."""
@@ -116,6 +119,7 @@ class Rendered(ValueRecord):
     lock_state: str = "missing"  # of its lock: current, missing, or stale (for other input)
     # Two images under one name:tag: an error once both are built (prepare_build).
     name_clash: NixdfError | None = dataclasses.field(default=None, compare=False)
+    external_inputs: tuple[ExternalSource, ...] = ()  # a flake's, see _flake_inputs
 
     @property
     def context(self) -> Path:
@@ -170,6 +174,8 @@ def _read(nixfile: Path) -> str:
 
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     """With ``options``, a lock file made for this very input supplies what Nix computes."""
+    if options is not None and options.flake is not None:
+        return _load_flake(nixfile, options, options.flake)
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
@@ -191,6 +197,98 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     if clash is not None and clash.span is not None and Path(clash.span.file).is_file():
         clash.with_source(Path(clash.span.file).read_text(encoding="utf-8"))
     return _Loaded(source, tree, inputs, key, specs, locked is not None, state, clash)
+
+
+def _flake_inputs(flake_nix: Path, request: FlakeRequest
+                  ) -> tuple[NixInputs, str, tuple[tuple[str, ExternalSource], ...]]:
+    """The flake's Nix inputs (flake.nix, the files it names, flake.lock, the local inputs
+    that replace its own and lie in its context), their context, flake.nix's text, and the
+    replacing inputs from outside the context, each reaching the build as the package set
+    does (a named context, or a local image on Docker 20.10). A syntax error in flake.nix or
+    a file it imports is located."""
+    source = _read(flake_nix)
+    with _located(source):
+        tree = parse(source, _display_name(flake_nix))
+        inputs = nix_inputs(flake_nix, tree, parse)
+    context = inputs.context
+    extra = [p for p in [flake_nix.resolve().parent / "flake.lock"] if p.is_file()]
+    external = []
+    for name, src in request.overrides:
+        if "://" in src:
+            continue
+        path = Path(src).resolve()
+        if path.is_relative_to(context):
+            extra.append(path)
+            continue
+        try:
+            image = f"{EXTERNAL_NIXPKGS}:{_content_digest(path)}"
+        except OSError as err:
+            raise UsageError(f"--override-input {name} {src}: cannot read {err.filename}: "
+                             f"{err.strerror}") from None
+        external.append((name, ExternalSource(image, path)))
+    known = [context / p for p in inputs.paths]
+    paths = [*inputs.paths, *(p.relative_to(context).as_posix() for p in extra
+                              if not any(p.is_relative_to(k) for k in known))]
+    return (dataclasses.replace(inputs, paths=tuple(paths)), source, tuple(external))
+
+
+def _flake_setup(inputs: NixInputs, request: FlakeRequest, nixpkgs_given: bool,
+                 external: tuple[tuple[str, ExternalSource], ...],
+                 images: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> FlakeSetup:
+    """What the Nix side needs of the flake: each replaced input as a Nix expression."""
+    outside = dict(external)
+    overrides = []
+    if nixpkgs_given:
+        overrides.append(("nixpkgs", "nixpkgsSource"))
+    for name, src in request.overrides:
+        if "://" in src:
+            url, _, sha256 = src.partition("#sha256=")
+            expr = f'builtins.fetchTarball {{ url = "{url}"; sha256 = "{sha256}"; }}'
+        elif name in outside:
+            expr = f'/. + "/nixdf/inputs/{name}"'
+        else:
+            relative = Path(src).resolve().relative_to(inputs.context).as_posix()
+            expr = f'/. + "{SRC_DIR}/{relative}"'
+        overrides = [o for o in overrides if o[0] != name] + [(name, expr)]
+    return FlakeSetup(f"{SRC_DIR}/{inputs.nixfile}", request.system, tuple(overrides),
+                      request.attr, images,
+                      tuple((source.image, name) for name, source in external))
+
+
+def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) -> _Loaded:
+    """A flake, read through its lock: the Nixfile Nix's discovery of its images makes."""
+    from .flake import nixfile_text
+
+    inputs, source, _ = _flake_inputs(flake_nix, request)
+    key = _lock_key(inputs, options)
+    data, state = _read_lock_data(flake_nix, key)
+    if data is None or not isinstance(data.get("flake"), list):
+        missing = NeedsLockError(f"{_display_name(flake_nix)}: a flake's images are known once "
+                                 "Nix has found them", hint=f"run `nixdf lock {flake_nix}` "
+                                 "(nixdf build does it by itself).")
+        missing.lock_state = state if data is None else "stale"
+        raise missing
+    found = data["flake"]
+    text = nixfile_text(found, request.system)
+    name = f"{_display_name(flake_nix)} (its images, as Nix found them)"
+    with _located(text):
+        tree = parse(text, name)
+        with evaluation(tree.span):
+            images = find_images(tree)
+            locked = data["images"]
+            with_refs = _apply_lock(images, locked)
+            specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
+                                         closure=_locked_closure(locked, spec.attr))
+                     for spec in to_specs(images)]
+            clash = name_clash(images, specs)
+    return _Loaded(source, tree, inputs, key, specs, True, "current", clash)
+
+
+def _flake_images(loaded_found: list[dict[str, object]],
+                  system: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from .flake import keyed
+
+    return tuple((key, tuple(path)) for key, path in keyed(loaded_found, system))
 
 
 def _nixpkgs(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSource | None]:
@@ -268,11 +366,20 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
 def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+    flake = None
+    external_inputs: tuple[ExternalSource, ...] = ()
+    if options.flake is not None:
+        data, _ = _read_lock_data(nixfile, loaded.lock_key)
+        assert data is not None, "a flake is loaded through its lock"
+        _, _, outside = _flake_inputs(nixfile, options.flake)
+        external_inputs = tuple(source for _, source in outside)
+        flake = _flake_setup(inputs, options.flake, options.nixpkgs is not None, outside,
+                             _flake_images(data["flake"], options.flake.system))
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
-                                              options.per_path))
+                                              options.per_path, flake))
     return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
-                    loaded.lock_state, loaded.name_clash)
+                    loaded.lock_state, loaded.name_clash, external_inputs)
 
 
 def nixfile_at(path: Path) -> Path:
@@ -417,7 +524,7 @@ def prepare_build(nixfile: Path, options: RenderOptions, *, target: str | None,
     requests = tuple(
         BuildRequest(rendered.context, name if len(images) > 1 or target else None,
                      tags or (images[name].reference,), rendered.external_nixpkgs, passthrough,
-                     images[name].created, images[name].platform)
+                     images[name].created, images[name].platform, rendered.external_inputs)
         for name in chosen)
     return BuildPlan(engine, requests, rendered)
 
@@ -747,6 +854,23 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     source = "local" if local else options.nixpkgs or ""
     digest = hashlib.sha256(f"nixdf-lock {LOCK_VERSION}\0{options.nix_image}\0"
                             f"{source}\0{inputs.nixfile}\0".encode())
+    if options.flake is not None:
+        # Which image, for which system, with which inputs replaced: a local input in the
+        # context by its place there (its files are among the paths below), one outside by
+        # its files, never by the host's path, so that a fresh clone, wherever it is, finds
+        # its committed lock current.
+        flake = options.flake
+        overrides = []
+        for name, src in flake.overrides:
+            path = Path(src).resolve()
+            if "://" in src:
+                overrides.append((name, src))
+            elif path.is_relative_to(inputs.context):
+                overrides.append((name, path.relative_to(inputs.context).as_posix()))
+            else:
+                overrides.append((name, "outside"))
+                _digest_tree(digest, path, f"input {name}")
+        digest.update(f"flake\0{flake.attr}\0{flake.system}\0{overrides}\0".encode())
     for relative in inputs.paths:
         _digest_tree(digest, inputs.context / relative, relative)
     if local:
@@ -772,6 +896,12 @@ def _digest_tree(digest: hashlib._Hash, path: Path, name: str) -> None:
 def _read_lock(nixfile: Path, key: str) -> tuple[dict[str, dict[str, object]] | None, str]:
     """The locked values and "current"; or None and "missing" when there is no lock, "stale"
     when it was made for other input (or is not a lock nixdf can read)."""
+    data, state = _read_lock_data(nixfile, key)
+    return (None, state) if data is None else (data["images"], state)
+
+
+def _read_lock_data(nixfile: Path, key: str) -> tuple[dict[str, Any] | None, str]:
+    """The lock file's data and "current", or None and why not (see _read_lock)."""
     import json
 
     try:
@@ -784,7 +914,7 @@ def _read_lock(nixfile: Path, key: str) -> tuple[dict[str, dict[str, object]] | 
         return None, "stale"
     if data.get("key") != key or not isinstance(data.get("images"), dict):
         return None, "stale"
-    return data["images"], "current"
+    return data, "current"
 
 
 def _apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:
@@ -834,20 +964,26 @@ class LockPlan(ValueRecord):
     layered: tuple[str | None, ...] = ()  # whose closures the lock records, in this order
     secrets: tuple[str, ...] = ()
     builder: str | None = None  # buildx's, the one the image build then runs on
+    # A flake's: Nix finds its images first (this Dockerfile), then the layered ones'
+    # closures are locked with the plan these options make.
+    flake: tuple[RenderOptions, PlanOptions] | None = None
+    external_inputs: tuple[ExternalSource, ...] = ()
 
     def commands(self, dest: Path) -> tuple[Command, ...]:
         from .engine import output_commands
 
         return output_commands(self.engine, self.inputs.context, dest,
                                external_nixpkgs=self.external_nixpkgs, secrets=self.secrets,
-                               builder=self.builder)
+                               builder=self.builder, external_inputs=self.external_inputs)
 
     @property
     def sources(self) -> tuple[Command, ...]:
-        """What it makes that the image build needs too: the package-set image."""
+        """What it makes that the image build needs too: the package-set image (and a
+        flake's inputs from outside the context)."""
         from .engine import source_commands
 
-        return source_commands(self.engine, self.external_nixpkgs)
+        return tuple(command for source in (self.external_nixpkgs, *self.external_inputs)
+                     for command in source_commands(self.engine, source))
 
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
@@ -860,6 +996,22 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
 
     # The options and the Nixfile first: their mistakes are theirs, engine or none.
     check_options(options)
+    request = options.flake
+    if request is not None:
+        engine = engine or probe(engine_choice)
+        check_supported(engine, PassThrough(builder=builder))
+        if options.compat is None and engine.wants_compat:
+            options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
+        inputs, _, outside = _flake_inputs(nixfile, request)
+        nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
+        plan_options = PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
+                                   options.compat, options.caches(),
+                                   flake=_flake_setup(inputs, request,
+                                                      options.nixpkgs is not None, outside))
+        return LockPlan(engine, nixfile, inputs,
+                        render_lock(plan([], plan_options), [], [], discover=True),
+                        _lock_key(inputs, options), external, (), secrets, builder,
+                        (options, plan_options), tuple(source for _, source in outside))
     source = _read(nixfile)
     with _located(source):
         tree = parse(source, _display_name(nixfile))
@@ -886,14 +1038,36 @@ def lock(prepared: LockPlan) -> Path:
 
     from .engine import run
 
-    with tempfile.TemporaryDirectory(prefix="nixdf-lock-") as scratch:
-        dest = Path(scratch)
+    done: list[Command] = []
+
+    def run_lock(dockerfile: str, dest: Path) -> None:
+        # A flake's second run needs the package-set image the first one made.
         for command in prepared.commands(dest):
+            if command in done:
+                continue
+            if not command.reads_dockerfile:
+                done.append(command)
             try:
-                run(prepared.engine, command, prepared.dockerfile)
+                run(prepared.engine, command, dockerfile)
             except EngineError as err:
                 located = _nix_error(err, prepared.inputs)
                 raise located or err from None
+
+    found = None
+    with tempfile.TemporaryDirectory(prefix="nixdf-lock-") as scratch:
+        dest = Path(scratch)
+        run_lock(prepared.dockerfile, dest)
+        if prepared.flake is not None:
+            found = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
+            prepared = _flake_values_lock(prepared, found)
+            if prepared.layered:
+                (dest / "nixdf-lock.json").unlink()
+                run_lock(prepared.dockerfile, dest)
+            else:
+                system = prepared.flake[0].flake.system  # type: ignore[index,union-attr]
+                images = {key: image["values"] for (key, _), image
+                          in zip(_flake_images(found, system), found, strict=True)}
+                (dest / "nixdf-lock.json").write_text(json.dumps(images), encoding="utf-8")
         images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
         # The store paths the Dockerfile will name (the closures come next, and name more).
         named = sorted(set(_STORE_PATH.findall(json.dumps(images))))
@@ -901,6 +1075,30 @@ def lock(prepared: LockPlan) -> Path:
             lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
             images[attr or ""]["closure"] = [_closure_entry(line) for line in lines if line]
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
+    if found is not None:
+        data["flake"] = found
     path = lock_path(prepared.nixfile)
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _flake_values_lock(prepared: LockPlan, found: list[dict[str, object]]) -> LockPlan:
+    """After Nix found a flake's images: the lock of their values and, for the layered ones,
+    closures, as a Nixfile's (the values alone came with the images)."""
+    from .flake import nixfile_text
+    from .render import render_lock
+
+    options, plan_options = prepared.flake  # type: ignore[misc]
+    system = options.flake.system  # type: ignore[union-attr]
+    text = nixfile_text(found, system)
+    with _located(text):
+        tree = parse(text, f"{_display_name(prepared.nixfile)} (its images, as Nix found them)")
+        with evaluation(tree.span):
+            images = find_images(tree)
+    attrs = [image.attr for image in images]
+    layered = [image.attr for image in images if records_closure(image.call)]
+    assert plan_options.flake is not None, "a flake's lock plans its discovery"
+    setup = dataclasses.replace(plan_options.flake, images=_flake_images(found, system))
+    the_plan = plan([], dataclasses.replace(plan_options, flake=setup))
+    return dataclasses.replace(prepared, dockerfile=render_lock(the_plan, attrs, layered),
+                               layered=tuple(layered))

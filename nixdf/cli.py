@@ -76,11 +76,55 @@ NetrcSecretOpt = Annotated[bool, typer.Option(
     "(nixdf build --netrc FILE passes it).")]
 
 
+OverrideOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+    "--override-input", metavar="NAME SRC",
+    help="For a flake: replace its input NAME with SRC, a local directory or URL#sha256=HASH "
+    "(repeatable). --nixpkgs replaces the input named nixpkgs.")]
+ImpureOpt = Annotated[bool, typer.Option(
+    "--impure", help="For a flake: accepted; nixdf's Nix evaluation is impure already "
+    "(builtins.getEnv sees the builder's environment).")]
+
+
 def _options(nix_image: str, nixpkgs: str | None, compat: str | None,
              substituter: list[str] | None, trusted_public_key: list[str] | None,
              netrc: bool, per_path: bool = False) -> api.RenderOptions:
     return api.RenderOptions(nix_image, nixpkgs, compat, tuple(substituter or ()),
                              tuple(trusted_public_key or ()), netrc, per_path)
+
+
+def _source(argument: Path, target: str | None, overrides: list[str] | None,
+            options: api.RenderOptions,
+            platforms: tuple[str, ...] = ()) -> tuple[Path, str | None, api.RenderOptions]:
+    """The Nixfile or flake.nix named, the --target left for the build (a flake's is its
+    attribute), and the options with the flake's request."""
+    from .flake import FlakeRequest, check_overrides, resolve, system_of
+
+    path, attr, is_flake = resolve(str(argument), target)
+    pairs = tuple(tuple(o.split("=", 1)) for o in overrides or ())
+    if not is_flake:
+        if pairs:
+            raise UsageError("--override-input replaces a flake's input; this is a Nixfile",
+                             hint="use --nixpkgs for a Nixfile's package set.")
+        return path, target, options
+    check_overrides(pairs)  # type: ignore[arg-type]
+    request = FlakeRequest(attr, system_of(platforms), pairs)  # type: ignore[arg-type]
+    import dataclasses
+
+    return path, None, dataclasses.replace(options, flake=request)
+
+
+def _render_locking(path: Path, options: api.RenderOptions, engine: str = "auto"
+                    ) -> api.Rendered:
+    """Render; a flake without a current lock is locked first (Nix finds its images)."""
+    try:
+        return api.render_path(path, options)
+    except NeedsLockError:
+        if options.flake is None:
+            raise
+    print(f"nixdf: Nix finds the images of {path}; writing {api.lock_path(path)}",
+          file=sys.stderr)
+    api.lock(api.prepare_lock(path, options, engine_choice=engine))
+    return api.render_path(path, options)
 
 
 def _fail(err: NixdfError) -> typer.Exit:
@@ -127,16 +171,24 @@ def render(
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
     per_path: PerPathOpt = False,
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", help="A flake's image: its attribute (or write DIR#ATTR).")] = None,
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
-    """Print the Dockerfile for a Nixfile.
+    """Print the Dockerfile for a Nixfile or a flake (DIR#ATTR, DIR/flake.nix).
 
     Example: nixdf render examples/redis/Nixfile -o examples/redis/Dockerfile
     """
     if check and output is None:
         raise UsageError("--check compares against a file: give it with -o FILE")
-    nixfile = api.nixfile_at(nixfile)
-    options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
-                       netrc_secret, per_path)
+    nixfile, target, options = _source(api.nixfile_at(nixfile), target, override_input,
+                                       _options(nix_image, nixpkgs, compat, substituter,
+                                                trusted_public_key, netrc_secret, per_path))
+    if target is not None:
+        raise UsageError(f"--target {target}: a Nixfile's Dockerfile has every image",
+                         hint="--target picks a flake's image; `nixdf build --target` builds "
+                         "one image of a Nixfile.")
     rendered = _render(nixfile, options)
     if output is None:
         sys.stdout.write(rendered.text)
@@ -152,7 +204,7 @@ def render(
 def _render(nixfile: Path, options: api.RenderOptions) -> api.Rendered:
     """Render; what needs a lock says which command makes it, with the options given."""
     try:
-        rendered = api.render_path(nixfile, options)
+        rendered = _render_locking(nixfile, options)
     except NeedsLockError as err:
         raise _with_lock_hint(err, nixfile, options) from None
     if rendered.wants_lock:
@@ -195,6 +247,11 @@ def _command(words: list[str], options: api.RenderOptions, lock: bool = False) -
         argv += ["--nixpkgs", options.nixpkgs]
     if options.compat is not None:
         argv += ["--compat", options.compat]
+    if options.flake is not None:
+        if options.flake.attr is not None:
+            argv += ["--target", options.flake.attr]
+        for name, src in options.flake.overrides:
+            argv += ["--override-input", name, src]
     for url in options.substituters:
         argv += ["--substituter", url]
     for key in options.trusted_keys:
@@ -229,6 +286,7 @@ def sync(
     trusted_public_key: TrustedKeyOpt = None,
     netrc_secret: NetrcSecretOpt = False,
     per_path: PerPathOpt = False,
+    override_input: OverrideOpt = None,
 ) -> None:
     """Keep the Dockerfile beside each Nixfile up to date (the pre-commit hooks run this).
 
@@ -248,11 +306,12 @@ def sync(
         nixfile = api.nixfile_at(given)
         output = nixfile.parent / name
         try:
-            text = _render(nixfile, options).text
+            nixfile, _, file_options = _source(nixfile, None, override_input, options)
+            text = _render(nixfile, file_options).text
             diff = api.staleness(output, text)
             if diff and check:
                 fix = ["sync", str(nixfile), *(["--name", name] if name != "Dockerfile" else [])]
-                _report_stale(output, diff, fix, options)
+                _report_stale(output, diff, fix, file_options)
             elif diff:
                 api.write_atomic(output, text)
                 print(f"nixdf: wrote {output}", file=sys.stderr)
@@ -281,7 +340,8 @@ def build(
         "-t", "--tag", help="Name:tag for the image (default: the Nixfile's name and tag).")
     ] = None,
     target: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--target", help="Build only this image (its attribute name).")] = None,
+        "--target", help="Build only this image (its attribute name; a flake's attribute, "
+        "as DIR#ATTR).")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the build commands instead of running them.")] = False,
     nix_image: NixImage = defaults.NIX_IMAGE,
@@ -311,6 +371,8 @@ def build(
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Run every step again: passed to the build command.")] = False,
     engine: EngineOpt = "auto",
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -336,6 +398,8 @@ def build(
         labels=tuple(label or ()), extra=("--no-cache",) * no_cache + tuple(ctx.args))
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key,
                        netrc is not None, per_path)
+    nixfile, target, options = _source(nixfile, target, override_input, options,
+                                       tuple(platform or ()))
     # The lock runs on the engine and builder the build does, and what it makes for the
     # build (the package-set image) is not made twice.
     made: tuple[Command, ...] = ()
@@ -389,6 +453,10 @@ def lock(
         "running them.")] = False,
     engine: EngineOpt = "auto",
     builder: BuilderOpt = None,
+    target: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target", help="A flake's image: its attribute (or write DIR#ATTR).")] = None,
+    override_input: OverrideOpt = None,
+    impure: ImpureOpt = False,
 ) -> None:
     """Have Nix compute each image's config and scripts and keep them in NIXFILE.lock.
 
@@ -402,6 +470,10 @@ def lock(
     """
     nixfile = api.nixfile_at(nixfile)
     options = _options(nix_image, nixpkgs, compat, substituter, trusted_public_key, False)
+    nixfile, target, options = _source(nixfile, target, override_input, options)
+    if target is not None:
+        raise UsageError(f"--target {target}: a Nixfile's lock covers every image",
+                         hint="--target picks a flake's image.")
     prepared = api.prepare_lock(nixfile, options, engine_choice=engine, builder=builder)
     if dry_run:
         import shlex
@@ -452,6 +524,11 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
     import shlex
 
     render_argv = ["nixdf", "render", str(nixfile), "--nix-image", options.nix_image]
+    if options.flake is not None:
+        if options.flake.attr is not None:
+            render_argv += ["--target", options.flake.attr]
+        for name, source in options.flake.overrides:
+            render_argv += ["--override-input", name, source]
     if options.nixpkgs is not None:
         render_argv += ["--nixpkgs", options.nixpkgs]
     if not prepared.rendered.plan.link:
@@ -481,6 +558,22 @@ def _print_commands(prepared: api.BuildPlan, nixfile: Path,
         print(line)
 
 
+def _joined_overrides(argv: list[str]) -> list[str]:
+    """``--override-input NAME SRC`` (two words, as nix spells it) as typer's one value."""
+    result: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            result += [word, *words]
+            break
+        if word == "--override-input":
+            name, src = next(words, ""), next(words, "")
+            result.append(f"--override-input={name}={src}")
+        else:
+            result.append(word)
+    return result
+
+
 def main() -> None:
     # A run is one short process whose many objects are mostly an acyclic syntax tree: the
     # cycle collector, walking them again and again, found nothing to free and took 3/4 of
@@ -488,4 +581,5 @@ def main() -> None:
     import gc
 
     gc.disable()
+    sys.argv[1:] = _joined_overrides(sys.argv[1:])
     app()

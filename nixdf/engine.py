@@ -86,6 +86,8 @@ class BuildRequest:
     source_date_epoch: int | None = None
     # The platform the image names (its architecture); None: --platform as passed on.
     platform: str | None = None
+    # A flake's inputs replaced by local directories outside the context, as the package set.
+    external_inputs: tuple[ExternalSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,8 @@ def build_argv(engine: Engine, request: BuildRequest) -> tuple[str, ...]:
         argv += ["--target", request.target]
     for tag in request.tags:
         argv += ["-t", tag]
-    argv += _named_context(engine, request.external_nixpkgs)
+    for source in (request.external_nixpkgs, *request.external_inputs):
+        argv += _named_context(engine, source)
     argv += options.extra
     argv.append(str(request.context))
     return tuple(argv)
@@ -270,7 +273,8 @@ def check_supported(engine: Engine, options: PassThrough) -> None:
 
 def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]:
     """Every process a build runs, in order (what --dry-run prints)."""
-    commands = list(source_commands(engine, request.external_nixpkgs))
+    commands = [command for source in (request.external_nixpkgs, *request.external_inputs)
+                for command in source_commands(engine, source)]
     commands.append(Command(build_argv(engine, request), reads_dockerfile=True))
     if request.passthrough.push and not engine.buildx:
         # Neither the built-in builder nor podman build pushes: push what it tagged.
@@ -281,10 +285,12 @@ def build_commands(engine: Engine, request: BuildRequest) -> tuple[Command, ...]
 def output_commands(engine: Engine, context: Path, dest: Path, *, cached: bool = True,
                     external_nixpkgs: ExternalSource | None = None,
                     secrets: tuple[str, ...] = (),
-                    builder: str | None = None) -> tuple[Command, ...]:
+                    builder: str | None = None,
+                    external_inputs: tuple[ExternalSource, ...] = ()) -> tuple[Command, ...]:
     """A build whose result is files in ``dest``, not an image (``nixdf gc``, ``nixdf lock``),
     on the same builder as the image builds."""
-    commands = list(source_commands(engine, external_nixpkgs))
+    commands = [command for source in (external_nixpkgs, *external_inputs)
+                for command in source_commands(engine, source)]
     argv = [engine.docker, *(["buildx", "build"] if engine.buildx else ["build"])]
     if builder:
         check_supported(engine, PassThrough(builder=builder))
@@ -294,7 +300,8 @@ def output_commands(engine: Engine, context: Path, dest: Path, *, cached: bool =
     for secret in secrets:
         argv += ["--secret", secret]
     argv += ["--output", f"type=local,dest={dest}", "-f", "-"]
-    argv += _named_context(engine, external_nixpkgs)
+    for source in (external_nixpkgs, *external_inputs):
+        argv += _named_context(engine, source)
     commands.append(Command((*argv, str(context)), reads_dockerfile=True))
     return tuple(commands)
 

@@ -88,6 +88,22 @@ class PlanOptions(ValueRecord):
     caches: NixCaches = NixCaches()
     # Each store layer of a locked closure from a stage of its own (see StoreLayer).
     per_path: bool = False
+    flake: FlakeSetup | None = None
+
+
+@dataclass(slots=True, repr=False, eq=False)
+class FlakeSetup(ValueRecord):
+    """A flake in place of a Nixfile (see nixdf.flake): the flake.nix in the builder, the
+    system, its replaced inputs as Nix expressions, the attribute wanted (None: every image
+    of packages.<system>), and the images found, each a key and an attribute path."""
+
+    flake_nix: str
+    system: str
+    overrides: tuple[tuple[str, str], ...]
+    attr: str | None
+    images: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Replaced inputs from outside the context: the image of each, and the input's name.
+    copies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True, repr=False, eq=False)
@@ -206,6 +222,7 @@ class DockerfilePlan(ValueRecord):
     caches: NixCaches
     builds: tuple[BuildStage, ...]
     images: tuple[ImageStage, ...]
+    flake: FlakeSetup | None = None
 
     @property
     def native_builder(self) -> bool:
@@ -271,6 +288,7 @@ def plan(specs: Sequence[ImageSpec], options: PlanOptions) -> DockerfilePlan:
         caches=options.caches,
         builds=tuple(builds),
         images=tuple(images),
+        flake=options.flake,
     )
 
 

@@ -205,7 +205,7 @@ def _nix_lines(env: jinja2.Environment, template: str, plan: DockerfilePlan,
     """A Nix expression of ours over the Nixfile, as the lines of a shell argument."""
     text = env.get_template(template).render(
         nixpkgs_source=_nixpkgs_source(plan), src_dir=SRC_DIR,
-        nixfile_path=f"{SRC_DIR}/{plan.nixfile}",
+        nixfile_path=f"{SRC_DIR}/{plan.nixfile}", flake=plan.flake,
         builders=(*BUILDERS, *WITH_NIX_DB), **values)
     return [line for line in text.splitlines() if line.strip()]
 
@@ -218,14 +218,25 @@ def _nix_options(plan: DockerfilePlan) -> str:
             ("extra-trusted-public-keys", caches.trusted_keys)) if values)
     if caches.netrc:
         options += f" --option netrc-file /run/secrets/{NETRC_SECRET}"
+    if plan.flake:
+        # fetchTree (flake.lock's inputs) is Nix's flakes feature, experimental in Nix 2.8.
+        options += " --extra-experimental-features 'nix-command flakes'"
     return options
 
 
 def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None],
-                layered: Iterable[str | None]) -> str:
+                layered: Iterable[str | None], discover: bool = False) -> str:
     """The Dockerfile of ``nixdf lock``: Nix evaluates the images' config and scripts, and
-    the ``layered`` images' closures are built (``/out/closure-N``, in that order)."""
+    the ``layered`` images' closures are built (``/out/closure-N``, in that order).
+
+    With ``discover``, Nix finds a flake's images first (templates/discover.nix.j2)."""
     env = _environment()
+    if discover:
+        return env.get_template("lock.j2").render(
+            plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
+            external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
+            nix_options=_nix_options(plan), layered=[],
+            lock_expr=_nix_lines(env, "discover.nix.j2", plan))
     return env.get_template("lock.j2").render(
         plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
         external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
