@@ -44,10 +44,11 @@ BROKEN = """  broken = mkPackage "broken-1.0" ''
 def pkgs(tmp_path: Path) -> Path:
     """The offline package set with a package whose build fails."""
     source = (OFFLINE_PKGS / "default.nix").read_text()
-    assert "in\nrec {\n" in source
+    anchor = "\n  base = rec {\n"  # the set's own packages, before the overlays
+    assert anchor in source
     directory = tmp_path / "pkgs"
     directory.mkdir()
-    (directory / "default.nix").write_text(source.replace("in\nrec {\n", "in\nrec {\n" + BROKEN))
+    (directory / "default.nix").write_text(source.replace(anchor, anchor + BROKEN))
     return directory
 
 
