@@ -91,15 +91,15 @@ def test_syntax_error_in_imported_file_is_located(tmp_path: Path) -> None:
 
 SHAPES = {
     # flake, attribute, tag, extra arguments, what the container prints
-    "legacy": ("hello", "h-flakes-legacy:v1", (), "Hello from nixdf"),
-    "overlay": ("default", "h-flakes-overlay:latest", (), "overlaid"),
-    "callpackage": ("docker", "h-flakes-callpackage:latest", ("flake-utils",),
+    "legacy": ("hello", "nixdf-test-flake-legacy:v1", (), "Hello from nixdf"),
+    "overlay": ("default", "nixdf-test-flake-overlay:latest", (), "overlaid"),
+    "callpackage": ("docker", "nixdf-test-flake-callpackage:latest", ("flake-utils",),
                     "Hello from nixdf"),
-    "utils": ("docker", "h-flakes-utils:latest", ("flake-utils",), "Hello from nixdf"),
-    "parts": ("docker", "h-flakes-parts:latest", ("flake-parts",), "Hello from nixdf"),
-    "n2c": ("hello", "h-flakes-n2c:latest", (), "Hello from nixdf"),
-    "helpers": ("default", "h-flakes-helpers:latest", (), "nobody:x:65534"),
-    "callpackage/viaPkgs": ("viaPkgs", "h-flakes-callpackage-pkgs:latest", ("flake-utils",),
+    "utils": ("docker", "nixdf-test-flake-utils:latest", ("flake-utils",), "Hello from nixdf"),
+    "parts": ("docker", "nixdf-test-flake-parts:latest", ("flake-parts",), "Hello from nixdf"),
+    "n2c": ("hello", "nixdf-test-flake-n2c:latest", (), "Hello from nixdf"),
+    "helpers": ("default", "nixdf-test-flake-helpers:latest", (), "nobody:x:65534"),
+    "callpackage/viaPkgs": ("viaPkgs", "nixdf-test-flake-callpackage-pkgs:latest", ("flake-utils",),
                             "Hello from nixdf"),
 }
 
@@ -134,20 +134,20 @@ def test_flake_config_and_nested_attr(engine_env: dict[str, str], offline_image:
     flake = flake_copy(tmp_path, "legacy")
     before = (flake / "flake.lock").read_text()
     suffix = engine_name(engine_env)
-    nixdf(engine_env, "build", f"{flake}#hello", "-t", f"h-flakes-cfg-{suffix}",
+    nixdf(engine_env, "build", f"{flake}#hello", "-t", f"nixdf-test-flake-cfg-{suffix}",
           "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
-    nixdf(engine_env, "build", f"{flake}#images.api", "-t", f"h-flakes-api-{suffix}",
+    nixdf(engine_env, "build", f"{flake}#images.api", "-t", f"nixdf-test-flake-api-{suffix}",
           "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
     try:
-        cfg = config(engine_env, f"h-flakes-cfg-{suffix}")
+        cfg = config(engine_env, f"nixdf-test-flake-cfg-{suffix}")
         assert cfg["Cmd"][0].startswith("/nix/store/") and cfg["Cmd"][0].endswith("/bin/hello")
         assert "GREETER=hello" in cfg["Env"]
         assert "Hello from nixdf" in docker(engine_env, "run", "--rm",
-                                            f"h-flakes-api-{suffix}").stdout
+                                            f"nixdf-test-flake-api-{suffix}").stdout
         assert (flake / "flake.lock").read_text() == before
     finally:
-        docker(engine_env, "image", "rm", "-f", f"h-flakes-cfg-{suffix}",
-               f"h-flakes-api-{suffix}", check=False)
+        docker(engine_env, "image", "rm", "-f", f"nixdf-test-flake-cfg-{suffix}",
+               f"nixdf-test-flake-api-{suffix}", check=False)
 
 
 @pytest.mark.docker
@@ -241,16 +241,16 @@ def test_flake_options_on_a_nixfile_are_refused() -> None:
 def test_dry_run_of_a_flake_runs_as_printed(engine_env: dict[str, str], offline_image: str,
                                             tmp_path: Path) -> None:
     flake = flake_copy(tmp_path, "callpackage")
-    args = ("build", str(flake / "flake.nix"), "--target", "docker", "-t", "h-flakes-dry:t",
+    args = ("build", str(flake / "flake.nix"), "--target", "docker", "-t", "nixdf-test-flake-dry:t",
             "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS),
             "--override-input", "flake-utils", str(tmp_path / "flake-utils"))
     nixdf(engine_env, *args)  # locks
-    docker(engine_env, "image", "rm", "h-flakes-dry:t")
+    docker(engine_env, "image", "rm", "nixdf-test-flake-dry:t")
     printed = nixdf(engine_env, *args, "--dry-run").stdout
     env = dict(engine_env, PATH=f"{Path(sys.executable).parent}:{engine_env.get('PATH', '')}")
     subprocess.run(["bash", "-euo", "pipefail", "-c", printed], env=env, check=True,
                    capture_output=True, cwd=ROOT)
     try:
-        assert "Hello from nixdf" in docker(engine_env, "run", "--rm", "h-flakes-dry:t").stdout
+        assert "Hello from nixdf" in docker(engine_env, "run", "--rm", "nixdf-test-flake-dry:t").stdout
     finally:
-        docker(engine_env, "image", "rm", "-f", "h-flakes-dry:t", check=False)
+        docker(engine_env, "image", "rm", "-f", "nixdf-test-flake-dry:t", check=False)
