@@ -241,16 +241,16 @@ def test_flake_options_on_a_nixfile_are_refused() -> None:
 def test_dry_run_of_a_flake_runs_as_printed(engine_env: dict[str, str], offline_image: str,
                                             tmp_path: Path) -> None:
     flake = flake_copy(tmp_path, "callpackage")
-    args = ("build", str(flake / "flake.nix"), "--target", "docker", "-t", "nixdf-test-flake-dry:t",
+    args = ("build", str(flake / "flake.nix"), "--target", "docker", "-t", "nixdf-test-flake",
             "--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS),
             "--override-input", "flake-utils", str(tmp_path / "flake-utils"))
     nixdf(engine_env, *args)  # locks
-    docker(engine_env, "image", "rm", "nixdf-test-flake-dry:t")
+    docker(engine_env, "image", "rm", "nixdf-test-flake")
     printed = nixdf(engine_env, *args, "--dry-run").stdout
     env = dict(engine_env, PATH=f"{Path(sys.executable).parent}:{engine_env.get('PATH', '')}")
     subprocess.run(["bash", "-euo", "pipefail", "-c", printed], env=env, check=True,
                    capture_output=True, cwd=ROOT)
     try:
-        assert "Hello from nixdf" in docker(engine_env, "run", "--rm", "nixdf-test-flake-dry:t").stdout
+        assert "Hello from nixdf" in docker(engine_env, "run", "--rm", "nixdf-test-flake").stdout
     finally:
-        docker(engine_env, "image", "rm", "-f", "nixdf-test-flake-dry:t", check=False)
+        docker(engine_env, "image", "rm", "-f", "nixdf-test-flake", check=False)
