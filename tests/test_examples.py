@@ -28,7 +28,7 @@ from .conftest import (
 pytestmark = pytest.mark.docker
 
 
-def nixdf(env: dict[str, str], *args: str,
+def nixdf(env: dict[str, str] | None, *args: str,
           check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "nixdf", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True)

@@ -3,7 +3,6 @@ offline package set as the flake's nixpkgs and stand-ins for flake-utils and fla
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,18 +15,9 @@ from nixdf.errors import UsageError
 from nixdf.flake import nixfile_text, resolve
 
 from .conftest import OFFLINE_PKGS, ROOT, docker, engine_name
+from .test_examples import config, nixdf
 
 FLAKES = ROOT / "tests" / "data" / "flakes"
-
-
-def nixdf(env: dict[str, str] | None, *args: str,
-          check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "nixdf", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"nixdf {' '.join(args)} failed ({done.returncode}):\n"
-                             f"{done.stderr[-4000:]}")
-    return done
 
 
 def flake_copy(tmp_path: Path, name: str) -> Path:
@@ -35,10 +25,6 @@ def flake_copy(tmp_path: Path, name: str) -> Path:
     for part in (name, "flake-utils", "flake-parts"):
         shutil.copytree(FLAKES / part, tmp_path / part)
     return tmp_path / name
-
-
-def config(env: dict[str, str], ref: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(docker(env, "image", "inspect", ref).stdout)[0]["Config"]
 
 
 # --- selection, no engine ------------------------------------------------------------
