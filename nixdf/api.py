@@ -163,6 +163,9 @@ class _Loaded(ValueRecord):
     locked: bool  # a lock made for this very input supplied values
     lock_state: str  # current, missing, or stale (made for other input)
     name_clash: NixdfError | None  # two images under one name:tag (spec.name_clash)
+    # A flake's: what the Nix side needs of it, and its replaced inputs from outside.
+    flake: FlakeSetup | None = None
+    external_inputs: tuple[ExternalSource, ...] = ()
 
 
 def _read(nixfile: Path) -> str:
@@ -259,7 +262,7 @@ def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) 
     """A flake, read through its lock: the Nixfile Nix's discovery of its images makes."""
     from .flake import nixfile_text
 
-    inputs, source, _ = _flake_inputs(flake_nix, request)
+    inputs, source, outside = _flake_inputs(flake_nix, request)
     key = _lock_key(inputs, options)
     data, state = _read_lock_data(flake_nix, key)
     if data is None or not isinstance(data.get("flake"), list):
@@ -281,7 +284,10 @@ def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) 
                                          closure=_locked_closure(locked, spec.attr))
                      for spec in to_specs(images)]
             clash = name_clash(images, specs)
-    return _Loaded(source, tree, inputs, key, specs, True, "current", clash)
+    setup = _flake_setup(inputs, request, options.nixpkgs is not None, outside,
+                         _flake_images(found, request.system))
+    return _Loaded(source, tree, inputs, key, specs, True, "current", clash, setup,
+                   tuple(external for _, external in outside))
 
 
 def _flake_images(loaded_found: list[dict[str, object]],
@@ -366,20 +372,11 @@ def render_path(nixfile: Path, options: RenderOptions) -> Rendered:
 def _render(nixfile: Path, loaded: _Loaded, options: RenderOptions) -> Rendered:
     inputs = loaded.inputs
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
-    flake = None
-    external_inputs: tuple[ExternalSource, ...] = ()
-    if options.flake is not None:
-        data, _ = _read_lock_data(nixfile, loaded.lock_key)
-        assert data is not None, "a flake is loaded through its lock"
-        _, _, outside = _flake_inputs(nixfile, options.flake)
-        external_inputs = tuple(source for _, source in outside)
-        flake = _flake_setup(inputs, options.flake, options.nixpkgs is not None, outside,
-                             _flake_images(data["flake"], options.flake.system))
     the_plan = plan(loaded.specs, PlanOptions(options.nix_image, nixpkgs, inputs.nixfile,
                                               inputs.paths, options.compat, options.caches(),
-                                              options.per_path, flake))
+                                              options.per_path, loaded.flake))
     return Rendered(nixfile, the_plan, render(the_plan), external, inputs, loaded.locked,
-                    loaded.lock_state, loaded.name_clash, external_inputs)
+                    loaded.lock_state, loaded.name_clash, loaded.external_inputs)
 
 
 def nixfile_at(path: Path) -> Path:
@@ -846,7 +843,6 @@ def _lock_key(inputs: NixInputs, options: RenderOptions) -> str:
     """What the locked values depend on: the Nix inputs' text and where they lie in the
     context (Nix names a copied directory after it), the package set, the builder."""
     import hashlib
-
 
     # A local package set counts by its files, not by how it was named: `pkgs` and
     # `$PWD/pkgs` are one set, and a lock made with the one is current for the other.
