@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from . import defaults
@@ -38,6 +38,7 @@ from .evaluate import (
 from .flake import FlakeRequest
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
+from .libfiles import write_lib
 from .parse import parse
 from .plan import (
     COMPAT_TARGETS,
@@ -124,6 +125,11 @@ class Rendered(ValueRecord):
     @property
     def context(self) -> Path:
         return self.inputs.context
+
+    @property
+    def directory(self) -> Path:
+        """The Nixfile's directory, where its Dockerfile's ``.nixdf/`` goes."""
+        return self.inputs.context / PurePosixPath(self.inputs.nixfile).parent
 
     @property
     def wants_lock(self) -> bool:
@@ -544,6 +550,7 @@ def build(prepared: BuildPlan, made: Collection[Command] = ()) -> None:
     """
     from .engine import run
 
+    write_lib(prepared.rendered.directory)
     for command in prepared.commands:
         if command in made:
             continue
@@ -1035,6 +1042,7 @@ def lock(prepared: LockPlan) -> Path:
     from .engine import run
 
     done: list[Command] = []
+    write_lib(prepared.inputs.context / PurePosixPath(prepared.inputs.nixfile).parent)
 
     def run_lock(dockerfile: str, dest: Path) -> None:
         # A flake's second run needs the package-set image the first one made.

@@ -35,7 +35,7 @@ _HASH_MISMATCH = re.compile(rf"{_NIX_ERROR}hash mismatch in fixed-output derivat
 _REASON = re.compile(r"^\s+Reason: builder (?P<reason>.+?)\.?$")
 _TAIL_LINE = re.compile(r"^\s+> ?(?P<text>.*)$")
 _BUILDING = re.compile(rf"^building {_DRV}")
-# nixfile.nix.j2's `packages`: an item of the contents that is no derivation.
+# lib.nix's `packages`: an item of the contents that is no derivation.
 _NOT_A_PACKAGE = re.compile(r'nixdf: (?:item (?P<item>\d+) of )?the (?P<key>[\w.]+) of image '
                             r'"(?P<attr>[^"]*)" is not a package \(a derivation\) but '
                             r'(?P<kind>[\w ]+)')

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a checked Dockerfile is stale, 2 bad Nixfile or usage,
 # No `from __future__ import annotations` here: typer reads the commands' annotations,
 # and strings would be compiled and evaluated (twice) on every run. Only what `render`
 # needs is imported at the top; the build's modules are imported by `build` itself.
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +16,7 @@ import typer
 
 from . import api, defaults
 from .errors import NeedsLockError, NixdfError, UsageError
+from .libfiles import stale_lib_files, write_lib
 from .render import size_text
 
 app = typer.Typer(
@@ -190,15 +192,38 @@ def render(
                          hint="--target picks a flake's image; `nixdf build --target` builds "
                          "one image of a Nixfile.")
     rendered = _render(nixfile, options)
+    fix = ["render", str(nixfile), "-o", str(output)]
     if output is None:
         sys.stdout.write(rendered.text)
+        # The Dockerfile printed needs .nixdf/ in its context to build; review needs nothing.
+        try:
+            _write_lib(rendered)
+        except NixdfError as err:
+            print(f"nixdf: warning: {err.message}", file=sys.stderr)
     elif check:
         diff = api.staleness(output, rendered.text)
         if diff:
-            _report_stale(output, diff, ["render", str(nixfile), "-o", str(output)], options)
+            _report_stale(output, diff, fix, options)
+        if diff or _report_stale_lib(rendered, fix, options):
             raise typer.Exit(1)
     else:
         api.write_atomic(output, rendered.text)
+        _write_lib(rendered)
+
+
+def _write_lib(rendered: api.Rendered) -> None:
+    for path in write_lib(rendered.directory):
+        print(f"nixdf: wrote {os.path.relpath(path)}", file=sys.stderr)
+
+
+def _report_stale_lib(rendered: api.Rendered, fix: list[str],
+                      options: api.RenderOptions) -> bool:
+    """Whether the Dockerfile's ``.nixdf/`` files are missing or not nixdf's, said on stderr."""
+    stale = stale_lib_files(rendered.directory)
+    for path in stale:
+        print(f"nixdf: {path} is missing or not this nixdf's (the Dockerfile's steps run it); "
+              f"run `{_command(fix, options)}`", file=sys.stderr)
+    return bool(stale)
 
 
 def _render(nixfile: Path, options: api.RenderOptions) -> api.Rendered:
@@ -307,14 +332,19 @@ def sync(
         output = nixfile.parent / name
         try:
             nixfile, _, file_options = _source(nixfile, None, override_input, options)
-            text = _render(nixfile, file_options).text
-            diff = api.staleness(output, text)
-            if diff and check:
-                fix = ["sync", str(nixfile), *(["--name", name] if name != "Dockerfile" else [])]
-                _report_stale(output, diff, fix, file_options)
-            elif diff:
-                api.write_atomic(output, text)
-                print(f"nixdf: wrote {output}", file=sys.stderr)
+            rendered = _render(nixfile, file_options)
+            diff = api.staleness(output, rendered.text)
+            fix = ["sync", str(nixfile), *(["--name", name] if name != "Dockerfile" else [])]
+            if check:
+                if diff:
+                    _report_stale(output, diff, fix, file_options)
+                if _report_stale_lib(rendered, fix, file_options):
+                    stale += not diff
+            else:
+                if diff:
+                    api.write_atomic(output, rendered.text)
+                    print(f"nixdf: wrote {output}", file=sys.stderr)
+                _write_lib(rendered)
         except NixdfError as err:
             print(str(err), file=sys.stderr)
             failed.append((nixfile, err))

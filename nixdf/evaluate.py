@@ -416,7 +416,7 @@ def _eval_select(expr: s.Select, env: Env) -> Value:
 
 # The root of what `import` gives: maybe a package set (`import <nixpkgs> {}`, a pinned
 # fetchTarball, niv's sources.nixpkgs), whose dockerTools builders and lib are nixdf's, as
-# the builder's Nix side makes them (templates/nixfile.nix.j2).
+# the builder's Nix side makes them (templates/lib.nix).
 IMPORTED = "<import>"
 
 

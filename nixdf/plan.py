@@ -31,6 +31,8 @@ EXTERNAL_NIXPKGS = "nixdf-nixpkgs"
 # The build secret that carries a netrc for the binary caches, and where RUN sees it.
 NETRC_SECRET = "nix-netrc"
 SRC_DIR = "/nixdf/src"
+# Where the steps that run Nix mount nixdf's lib (.nixdf/, see nixdf.libfiles).
+LIB_MOUNT = "/nixdf/lib"
 
 _STAGE = re.compile(r"[a-z][a-z0-9_.-]*")
 

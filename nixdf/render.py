@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Iterable
 from functools import cache
 from hashlib import sha256
@@ -16,27 +17,20 @@ from pathlib import PurePosixPath
 
 import jinja2
 
-from .builders import BUILDERS, WITH_NIX_DB
 from .cachedir import cache_dir
+from .libfiles import LIB_DIR
 from .plan import (
     BUILDER_STAGE,
     EXTERNAL_NIXPKGS,
+    LIB_MOUNT,
     NETRC_SECRET,
     SRC_DIR,
-    BuildStage,
     DockerfilePlan,
+    FlakeSetup,
     cache_id,
 )
 from .spec import Healthcheck
 
-# What a runAsRoot script finds on PATH (dockerTools gives it coreutils): each
-# is taken from the builder image when it has one.
-RUN_AS_ROOT_TOOLS = (
-    "sh", "basename", "cat", "chgrp", "chmod", "chown", "cp", "cut", "date", "dirname", "echo",
-    "env", "false", "find", "grep", "head", "id", "install", "ln", "ls", "mkdir", "mktemp",
-    "mv", "printf", "readlink", "rm", "rmdir", "sed", "sleep", "sort", "stat", "tail", "tee",
-    "test", "touch", "tr", "true", "uniq", "wc", "xargs",
-)
 # dockerTools runs runAsRoot with `set -e` and coreutils first on PATH.
 SCRIPT_PROLOGUE = "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\n"
 
@@ -94,6 +88,21 @@ def shell_word(text: str) -> str:
     if "'" in text:
         raise ValueError(f"cannot quote {text!r} for the builder's shell")
     return f"'{text}'"
+
+
+def shell_quote(text: str) -> str:
+    """A shell word for any text (a Nix attribute path, a message)."""
+    return shlex.quote(text)
+
+
+def shell_json(value: object) -> str:
+    """A value as one shell word of compact JSON, for ``nix-build --argstr``."""
+    return shlex.quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def image_arg(attr: str | None) -> str:
+    """lib.nix's ``image`` argument: the image's attribute path in the Nixfile."""
+    return f"--argstr image {shlex.quote(attr or '')}"
 
 
 def store_name(path: str) -> str:
@@ -162,18 +171,33 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
                        healthcheck=healthcheck, nix_string=nix_string,
-                       shell_word=shell_word, store_name=store_name, size_text=size_text,
+                       shell_word=shell_word, shell_quote=shell_quote, shell_json=shell_json,
+                       store_name=store_name, size_text=size_text,
                        utc=utc)
     return env
 
 
-def _nixpkgs_source(plan: DockerfilePlan) -> str:
-    """Where the package set is in the builder: what nixdf imports, and ``<nixpkgs>``."""
+def _nixpkgs_env(plan: DockerfilePlan) -> tuple[str, str]:
+    """lib.nix's package set: a tarball's URL and sha256, or its directory in the builder."""
     source = plan.nixpkgs
     if source.kind == "tarball":
-        return (f"builtins.fetchTarball {{ url = {nix_string(source.url)}; "
-                f"sha256 = {nix_string(source.sha256)}; }}")
-    return f"/. + {nix_string(source.path_in_builder)}"
+        return source.url, source.sha256
+    return source.path_in_builder, ""
+
+
+def _flake_env(flake: FlakeSetup) -> str:
+    """The flake's settings for lib.nix, as the double-quoted value of an ENV instruction:
+    JSON (see templates/flake-outputs.nix), a member a line."""
+    members = [("file", flake.flake_nix), ("system", flake.system), ("attr", flake.attr),
+               ("overrides", dict(flake.overrides))]
+    def member(key: str, value: object) -> str:
+        return json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False)
+
+    images = [member(key, list(path)) for key, path in flake.images]
+    lines = [member(key, value) for key, value in members]
+    lines.append('"images":{' + ", ".join(images) + "}")
+    escaped = ["".join("\\" + c if c in '\\"$' else c for c in line) for line in lines]
+    return '"{' + ", \\\n      ".join(escaped) + '}"'
 
 
 def render_gc(nix_image: str, keep: int) -> str:
@@ -200,16 +224,6 @@ def size_text(size: int) -> str:
     return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"
 
 
-def _nix_lines(env: jinja2.Environment, template: str, plan: DockerfilePlan,
-               **values: object) -> list[str]:
-    """A Nix expression of ours over the Nixfile, as the lines of a shell argument."""
-    text = env.get_template(template).render(
-        nixpkgs_source=_nixpkgs_source(plan), src_dir=SRC_DIR,
-        nixfile_path=f"{SRC_DIR}/{plan.nixfile}", flake=plan.flake,
-        builders=(*BUILDERS, *WITH_NIX_DB), **values)
-    return [line for line in text.splitlines() if line.strip()]
-
-
 def _nix_options(plan: DockerfilePlan) -> str:
     caches = plan.caches
     options = "".join(
@@ -224,44 +238,30 @@ def _nix_options(plan: DockerfilePlan) -> str:
     return options
 
 
+def _common(plan: DockerfilePlan) -> dict[str, object]:
+    """What every template that runs Nix needs."""
+    return dict(
+        plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
+        external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
+        nix_options=_nix_options(plan), lib_nix=f"{LIB_MOUNT}/lib.nix",
+        lib_dir=str(PurePosixPath(plan.nixfile).parent / LIB_DIR), image_arg=image_arg,
+        nixpkgs_env=_nixpkgs_env(plan),
+        flake_env=_flake_env(plan.flake) if plan.flake else "")
+
+
 def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None],
                 layered: Iterable[str | None], discover: bool = False) -> str:
     """The Dockerfile of ``nixdf lock``: Nix evaluates the images' config and scripts, and
     the ``layered`` images' closures are built (``/out/closure-N``, in that order).
 
-    With ``discover``, Nix finds a flake's images first (templates/discover.nix.j2)."""
-    env = _environment()
-    if discover:
-        return env.get_template("lock.j2").render(
-            plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
-            external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
-            nix_options=_nix_options(plan), layered=[],
-            lock_expr=_nix_lines(env, "discover.nix.j2", plan))
-    return env.get_template("lock.j2").render(
-        plan=plan, builder_stage=BUILDER_STAGE, src_dir=SRC_DIR,
-        external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
-        nix_options=_nix_options(plan), layered=list(layered),
-        lock_expr=_nix_lines(env, "lock.nix.j2", plan, attrs=list(attrs)),
-        nix_expr=lambda attr: _nix_lines(env, "eval.nix.j2", plan, attr=attr),
-        refs_expr=lambda attr: _nix_lines(env, "refs.nix.j2", plan, attr=attr),
-    )
+    With ``discover``, Nix finds a flake's images first (lib.nix's ``discover``)."""
+    return _environment().get_template("lock.j2").render(
+        **_common(plan), discover=discover, attrs=[attr or "" for attr in attrs],
+        layered=[] if discover else list(layered))
 
 
 def render(plan: DockerfilePlan) -> str:
     """The Dockerfile for ``plan``: deterministic, one short comment per stage."""
-    env = _environment()
-
-    def nix_expr(build: BuildStage) -> list[str]:
-        return _nix_lines(env, "eval.nix.j2", plan, attr=build.image_attr)
-
-    def refs_expr(build: BuildStage) -> list[str]:
-        return _nix_lines(env, "refs.nix.j2", plan, attr=build.image_attr)
-
-    def extras_expr(build: BuildStage) -> list[str]:
-        return _nix_lines(env, "extras.nix.j2", plan, attr=build.image_attr,
-                          layers=build.explicit_layers, nix2container=build.nix2container,
-                          nix_db=bool(build.nix_db))
-
     # Run in the Nixfile's directory; a context above it (it names paths up there) is given.
     depth = len(PurePosixPath(plan.nixfile).parent.parts)
     context = "/".join([".."] * depth)
@@ -283,18 +283,5 @@ def render(plan: DockerfilePlan) -> str:
         *([f"({'; '.join(notes)})"] if notes else [])])
     if plan.nixpkgs.kind == "external":
         build_hint = "nixdf build, which supplies the package set outside this context"
-    nix_options = _nix_options(plan)
-    return env.get_template("Dockerfile.j2").render(
-        nix_options=nix_options,
-        netrc_secret=NETRC_SECRET,
-        plan=plan,
-        builder_stage=BUILDER_STAGE,
-        src_dir=SRC_DIR,
-        external_nixpkgs=EXTERNAL_NIXPKGS,
-        nix_expr=nix_expr,
-        refs_expr=refs_expr,
-        extras_expr=extras_expr,
-        tools=RUN_AS_ROOT_TOOLS,
-        script_prologue=SCRIPT_PROLOGUE,
-        build_hint=build_hint,
-    )
+    return _environment().get_template("Dockerfile.j2").render(
+        **_common(plan), script_prologue=SCRIPT_PROLOGUE, build_hint=build_hint)

@@ -625,7 +625,7 @@ def _packages_only(args: Attrs, keys: tuple[str, ...] = ("copyToRoot", "contents
     """Each item of the contents is a package (a derivation), as dockerTools needs: it
     copies what each one's store path holds. nix-build, which builds them here, would leave
     out any other set (``pkgs.lib``) without a word. What is known here is checked here,
-    at its place; what only Nix knows (``pkgs.lib``) the builder checks (nixfile.nix.j2)."""
+    at its place; what only Nix knows (``pkgs.lib``) the builder checks (templates/lib.nix)."""
     for key in keys:
         if key not in args.items:
             continue

@@ -75,7 +75,8 @@ def test_a_path_above_the_nixfile_makes_its_repository_the_context(tmp_path: Pat
     # With git, the repository; without, the nearest directory holding every input.
     assert rendered.context == repo
     copies = [line for line in rendered.text.splitlines() if line.startswith("COPY [")]
-    assert copies == ['COPY ["nix/deeper/Nixfile", "/nixdf/src/nix/deeper/Nixfile"]',
+    assert copies == ['COPY ["nix/deeper/.nixdf/", "/"]',
+                      'COPY ["nix/deeper/Nixfile", "/nixdf/src/nix/deeper/Nixfile"]',
                       'COPY ["VERSION", "/nixdf/src/VERSION"]',
                       'COPY ["lib/app.nix", "/nixdf/src/lib/app.nix"]']
     assert ("# Build with: docker buildx build --build-arg SOURCE_DATE_EPOCH=1 -f Dockerfile "
@@ -146,7 +147,7 @@ def test_a_missing_path_that_the_file_tests_for_is_no_input(tmp_path: Path, text
     nixfile.write_text(text + "\n")
     rendered = api.render_path(nixfile, api.RenderOptions())
     assert [line for line in rendered.text.splitlines() if line.startswith("COPY [")] == [
-        'COPY ["Nixfile", "/nixdf/src/Nixfile"]']
+        'COPY [".nixdf/", "/"]', 'COPY ["Nixfile", "/nixdf/src/Nixfile"]']
 
 
 def test_paths_beyond_the_repository_or_the_file_system_are_refused(  # type: ignore[no-untyped-def]

@@ -22,8 +22,9 @@ def test_wheel_carries_grammar_and_templates(tmp_path: Path) -> None:
                     str(tmp_path), str(ROOT)], check=True)
     wheel = next(tmp_path.glob("nixdf-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for template in (ROOT / "templates").glob("*.j2"):
-        assert f"nixdf/templates/{template.name}" in names
+    for template in (ROOT / "templates").glob("*.*"):
+        if template.suffix in (".j2", ".nix", ".sh"):  # the Dockerfile's, and .nixdf/'s
+            assert f"nixdf/templates/{template.name}" in names
     assert "nixdf/grammar/nix.lark" in names
 
 

@@ -3,172 +3,45 @@
 
 # The Nix builder, pinned by digest. Its /nix seeds the Nix store cache of every build stage.
 FROM nixos/nix:2.35.1@sha256:377d4887aca98f0dfa12971c1ea6d6a625a435d8b610d4c95a436843da6fbfd1 AS nix
+# What .nixdf/lib.nix reads: the package set and the Nixfile.
+ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz" \
+    NIXDF_NIXPKGS_SHA256="0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr" \
+    NIXDF_NIXFILE="Nixfile"
+
+# nixdf: nixdf's Nix and shell machinery, .nixdf/ beside this file (written by nixdf render; the
+# same for every Dockerfile of a nixdf version). The steps that run Nix mount it at /nixdf/lib.
+FROM scratch AS nixdf
+COPY [".nixdf/", "/"]
 
 # from-image-build: Nix builds the contents; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root, its nix2container layers to /out/n2c, a Nix database of its store to /out/root.
 FROM nix AS from-image-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
-    set -eu; \
-    # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
-    nix-build --no-out-link --expr ' \
-      let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
-        nixpkgs = import nixpkgsSource { }; \
-        image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
-        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
-        withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
-        pkgs = withBuilders nixpkgs; \
-        inherit (pkgs) dockerTools; \
-        imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
-        inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
-        own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
-        nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
-        wanted = builtins.functionArgs nixfile; \
-        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
-        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
-        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
-        found = top; \
-      in \
-        packages "" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
-    ' > /nixdf/contents; \
-    # What else Nix says of the image (nix2container's layers and perms, the package set's sqlite), as a file
-    # of lines; then the paths it names, built.
-    nix-instantiate --read-write-mode --eval --strict --json --expr ' \
-      let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
-        nixpkgs = import nixpkgsSource { }; \
-        image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
-        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
-        withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
-        pkgs = withBuilders nixpkgs; \
-        inherit (pkgs) dockerTools; \
-        imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
-        inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
-        own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
-        nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
-        wanted = builtins.functionArgs nixfile; \
-        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
-        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
-        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
-        found = top; \
-        toList = x: if x == null then [ ] else if builtins.isList x then x else [ x ]; \
-        octal = key: mode: if mode == null then "-" else if builtins.isString mode && builtins.match "[0-7]{1,4}" mode != null then mode else throw "nixdf: a perms ${key} must be an octal mode such as \"0755\""; \
-        number = key: value: if builtins.isInt value && value >= 0 then toString value else throw "nixdf: a perms ${key} must be a user or group number"; \
-        perm = n: p: let regex = p.regex or ""; in if builtins.length (builtins.split "\n" regex) > 1 then throw "nixdf: a perms regex must be one line" else "perm ${toString n} ${toString (p.path or "-")} ${octal "mode" (p.mode or null)} ${octal "orMode" (p.orMode or null)} ${number "uid" (p.uid or 0)} ${number "gid" (p.gid or 0)} |${regex}|"; \
-        imageAttr = ""; \
-        layerLines = n: key: layer: map (path: "layer ${toString n} dep ${path}") (packages imageAttr "${key}.deps" (layer.deps or null)) ++ map (path: "layer ${toString n} root ${path}") (packages imageAttr "${key}.${if layer ? copyToRoot then "copyToRoot" else "contents"}" (layer.copyToRoot or layer.contents or null)) ++ map (path: "layer ${toString n} ignore ${path}") (toList (layer.ignore or null)) ++ map (perm n) (layer.perms or [ ]); \
-        layers = [ (builtins.elemAt (found).layers 0) ]; \
-        layerKeys = [ "layers.0" ]; \
-        sqlite = nixpkgs.sqlite or null; \
-        lines = map (perm 0) (found.perms or [ ]) ++ builtins.concatLists (builtins.genList (i: layerLines (i + 1) (builtins.elemAt layerKeys i) (builtins.elemAt layers i)) (builtins.length layers)) ++ (if sqlite == null then [ ] else [ "sqlite ${sqlite.bin or sqlite}" ]); \
-        text = builtins.concatStringsSep "" (map (line: line + "\n") lines); \
-      in \
-        [ (builtins.toFile "nixdf-extras" (builtins.unsafeDiscardStringContext text)) ] ++ builtins.attrNames (builtins.getContext text) \
-    ' > /nixdf/extras.json; \
-    tr -d '[]"' < /nixdf/extras.json | tr ',' '\n' > /nixdf/extras-paths; \
-    extras=$(sed -n 1p /nixdf/extras-paths); \
-    sed 1d /nixdf/extras-paths > /nixdf/extras-drvs; \
-    if [ -s /nixdf/extras-drvs ]; then nix-store --realise $(cat /nixdf/extras-drvs) > /dev/null; fi; \
+    --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    set -eu; . /nixdf/lib/lib.sh; \
+    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
+    nix-build /nixdf/lib/lib.nix -A contents --argstr image '' --no-out-link > /nixdf/contents; \
+    # What else Nix says of the image (nix2container's layers and perms, the package set's sqlite): a file of lines, built.
+    nix-instantiate --eval --strict --json --read-write-mode /nixdf/lib/lib.nix -A extras --argstr image '' \
+--arg nix2container true --argstr layers '[[0]]' --arg nixDb true > /nixdf/extras.json; \
+    realise_extras; \
     # nix2container: the closure of each layer's deps and copyToRoot in its nix/store, less what a layer
     # below holds; each copyToRoot item's files at the layer's root as they are (not in nix/store).
-    for n in 0 1; do \
-      for kind in dep root ignore; do grep "^layer $n $kind " "$extras" | cut -d' ' -f4 > "/nixdf/$kind-$n"; done; \
-      : > "/nixdf/where-$n"; \
-    done; \
-    : > /nixdf/held; \
-    place() { \
-      mkdir -p "$3"; \
-      if [ "$2" = store ]; then \
-        mkdir -p "$3/nix/store"; cp -a "$1" "$3/nix/store/"; echo "$1" >> /nixdf/held; \
-        echo "$1 $3/nix/store/${1##*/} store" >> "/nixdf/where-$4"; \
-      else \
-        if [ -d "$1" ]; then \
-          (cd "$1" && find . -mindepth 1 -type d) | while read -r dir; do \
-            if [ -L "$3/$dir" ]; then echo "nixdf: ${dir#./} is a directory in $1 and a symlink in another copyToRoot item" >&2; exit 1; fi; \
-          done; \
-          cp -a "$1/." "$3/"; \
-        fi; \
-        echo "$1 $3 root" >> "/nixdf/where-$4"; \
-      fi; \
-    }; \
-    closure() { \
-      : > "/nixdf/closure-$1"; \
-      if [ -s "/nixdf/root-$1" ] || [ -s "/nixdf/dep-$1" ]; then nix-store --query --requisites $(cat "/nixdf/root-$1" "/nixdf/dep-$1") > /nixdf/requisites; sort /nixdf/requisites > "/nixdf/closure-$1"; fi; \
-    }; \
-    layer() { \
-      mkdir -p "$2"; \
-      while read -r path; do \
-        if ! grep -qxF "$path" "/nixdf/root-$1" "/nixdf/ignore-$1" /nixdf/held; then place "$path" store "$2" "$1"; fi; \
-      done < "/nixdf/closure-$1"; \
-      while read -r path; do \
-        if ! cut -d' ' -f1 "/nixdf/where-$1" | grep -qxF "$path"; then place "$path" root "$2" "$1"; fi; \
-      done < "/nixdf/root-$1"; \
-    }; \
+    n2c_start 1; \
     # Layer 1: layers[0].
-    closure 1; layer 1 /out/n2c/1; \
+    n2c_closure 1; n2c_layer 1 /out/n2c/1; \
     # The image's own layer: copyToRoot, and the closure of it and of the config's store paths.
     cat /nixdf/contents > /nixdf/root-0; \
-    closure 0; \
-    layer 0 /out/root; \
+    n2c_closure 0; \
+    n2c_layer 0 /out/root; \
     # Every entry root:root, /nix and /nix/store mode 0755, as nix2container writes them; then perms.
-    for dir in /out/root /out/n2c/* /out/layers/*; do \
-      if [ -d "$dir" ]; then chown -hR 0:0 "$dir"; fi; \
-      for nix in "$dir/nix" "$dir/nix/store"; do if [ -d "$nix" ] && [ ! -L "$nix" ]; then chmod 0755 "$nix"; fi; done; \
-    done; \
-    # perms: under each `path`, the files whose store path matches `regex` (grep -E) get uid:gid
-    # (root's by default), `mode` and the bits of `orMode`; a later entry wins, as in nix2container.
-    perms() { \
-      grep "^perm $1 " "$extras" | while read -r _ _ path mode ormode uid gid regex; do \
-        regex=${regex#|}; regex=${regex%|}; \
-        while read -r src target kind; do \
-          [ "$src" = "$path" ] || continue; \
-          find "$path" | grep -E -e "$regex" | while read -r file; do \
-            rel=${file#"$path"}; \
-            if [ "$kind" = root ] && [ -z "$rel" ]; then continue; fi; \
-            chown -h "$uid:$gid" "$target$rel"; \
-            if [ ! -L "$target$rel" ]; then \
-              if [ "$mode" != - ]; then chmod "$mode" "$target$rel"; fi; \
-              if [ "$ormode" != - ]; then chmod "$(printf %o $(( 0$(stat -c %a "$target$rel") | 0$ormode )))" "$target$rel"; fi; \
-            fi; \
-          done; \
-        done < "/nixdf/where-$1"; \
-      done; \
-    }; \
-    for n in 0 1; do perms "$n"; done; \
+    n2c_finish; \
     # initializeNixDatabase: a Nix database of the store paths the image holds, each a GC root.
-    sort -u /nixdf/held > /nixdf/db-roots; \
-    : > /nixdf/db-paths; : > /nixdf/db-dump; \
-    if [ -s /nixdf/db-roots ]; then nix-store --query --requisites $(cat /nixdf/db-roots) > /nixdf/requisites; sort -u /nixdf/requisites > /nixdf/db-paths; fi; \
-    if [ -s /nixdf/db-paths ]; then nix-store --dump-db $(cat /nixdf/db-paths) > /nixdf/db-dump; fi; \
-    mkdir -p /nixdf/db /out/root/nix/var/nix/db /out/root/nix/var/nix/gcroots/docker; \
-    USER=nobody NIX_REMOTE='local?root=/nixdf/db' nix-store --load-db < /nixdf/db-dump; \
-    sqlite=$(sed -n 's/^sqlite //p' "$extras"); \
-    if [ -n "$sqlite" ]; then \
-      "$sqlite/bin/sqlite3" /nixdf/db/nix/var/nix/db/db.sqlite 'UPDATE ValidPaths SET registrationTime = 0;'; \
-      "$sqlite/bin/sqlite3" /nixdf/db/nix/var/nix/db/db.sqlite .dump > /nixdf/db.sql; \
-      "$sqlite/bin/sqlite3" /out/root/nix/var/nix/db/db.sqlite < /nixdf/db.sql; \
-    else \
-      echo "nixdf: the package set has no sqlite, so the Nix database keeps this build's time as each path's registration time" >&2; \
-      cp /nixdf/db/nix/var/nix/db/db.sqlite /out/root/nix/var/nix/db/; \
-    fi; \
-    cp /nixdf/db/nix/var/nix/db/schema /out/root/nix/var/nix/db/; \
-    rm -rf /nixdf/db; \
-    while read -r path; do ln -s "$path" "/out/root/nix/var/nix/gcroots/docker/${path##*/}"; done < /nixdf/db-paths; \
-    # Owned by nixUid:nixGid (0:0) and mode 0755, with /nix and /nix/store, as nix2container's perms make them.
-    mkdir -p /out/root/nix/store/.links; \
-    chown -hR 0:0 /out/root/nix/var /out/root/nix/store/.links; \
-    chown -h 0:0 /out/root/nix /out/root/nix/store; \
-    find /out/root/nix/var /out/root/nix/store/.links ! -type l -exec chmod 0755 {} +; \
-    chmod 0755 /out/root/nix /out/root/nix/store; \
+    nix_db /out/root /nixdf/held /nixdf/db-paths; \
+    n2c_db_owner /out/root 0:0; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    find /out -exec touch -h -d @1 {} +
+    stamp 1
 
 # from-image: the image from-image:latest: alpine@sha256:115731bab0862031b44766733890091c17924f9b7781b79997f5f163be262178, then its 1 explicit layer, the closure and root from from-image-build, and its config.
 FROM alpine@sha256:115731bab0862031b44766733890091c17924f9b7781b79997f5f163be262178 AS from-image

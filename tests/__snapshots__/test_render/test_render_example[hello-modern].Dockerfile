@@ -4,65 +4,33 @@
 
 # The Nix builder, pinned by digest. Its /nix seeds the Nix store cache of every build stage.
 FROM nixos/nix:2.35.1@sha256:377d4887aca98f0dfa12971c1ea6d6a625a435d8b610d4c95a436843da6fbfd1 AS nix
+# What .nixdf/lib.nix reads: the package set and the Nixfile.
+ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz" \
+    NIXDF_NIXPKGS_SHA256="0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr" \
+    NIXDF_NIXFILE="Nixfile"
+
+# nixdf: nixdf's Nix and shell machinery, .nixdf/ beside this file (written by nixdf render; the
+# same for every Dockerfile of a nixdf version). The steps that run Nix mount it at /nixdf/lib.
+FROM scratch AS nixdf
+COPY [".nixdf/", "/"]
 
 # hello-build: Nix builds the contents of hello; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root.
 FROM nix AS hello-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
-    set -eu; \
-    # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
-    nix-build --no-out-link --expr ' \
-      let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
-        nixpkgs = import nixpkgsSource { }; \
-        image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
-        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
-        withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
-        pkgs = withBuilders nixpkgs; \
-        inherit (pkgs) dockerTools; \
-        imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
-        inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
-        own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
-        nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
-        wanted = builtins.functionArgs nixfile; \
-        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
-        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
-        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
-        found = builtins.getAttr "hello" top; \
-      in \
-        packages "hello" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
-    ' > /nixdf/contents; \
+    --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    set -eu; . /nixdf/lib/lib.sh; \
+    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
+    nix-build /nixdf/lib/lib.nix -A contents --argstr image hello --no-out-link > /nixdf/contents; \
     # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    touch /nixdf/closure; \
-    if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
-    mkdir -p /out/root; \
-    if [ -s /nixdf/closure ]; then mkdir -p /out/root/nix/store; fi; \
-    while read -r path; do cp -a "$path" /out/root/nix/store/; done < /nixdf/closure; \
-    # Each item of contents is copied into the root, as buildImage's rsync does.
-    while read -r path; do \
-      rm -rf /nixdf/item; mkdir /nixdf/item; cp -a "$path/." /nixdf/item/; \
-      # Symlinks to directories become real directories (rsync -k); keepContentsDirlinks keeps them.
-      rounds=0; \
-      while find /nixdf/item -type l > /nixdf/links && grep -q . /nixdf/links; do \
-        found=; \
-        while read -r link; do \
-          if [ -d "$link" ]; then target=$(readlink -f "$link"); rm "$link"; mkdir "$link"; cp -a "$target/." "$link/"; found=1; fi; \
-        done < /nixdf/links; \
-        [ -n "$found" ] || break; \
-        rounds=$((rounds + 1)); \
-        if [ "$rounds" -gt 32 ]; then echo "nixdf: symlinks to directories in $path form a cycle" >&2; exit 1; fi; \
-      done; \
-      cp -a /nixdf/item/. /out/root/; \
-    done < /nixdf/contents; \
-    # Owned by root, /nix and /nix/store read-only, as buildImage makes them.
-    chown -hR 0:0 /out/root; \
-    if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
+    closure_of /nixdf/contents; \
+    copy_closure; \
+    # Each item of contents copied into the root, as buildImage's rsync does; owned by root.
+    copy_contents; \
+    own_root; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    find /out -exec touch -h -d @1 {} +
+    stamp 1
 
 # hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
 FROM scratch AS hello
@@ -81,85 +49,23 @@ ENTRYPOINT ["/bin/hello"]
 # filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
 FROM nix AS shell-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
-RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked --mount=type=bind,from=hello,target=/nixdf/base \
-    set -eu; \
-    # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
-    nix-build --no-out-link --expr ' \
-      let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
-        nixpkgs = import nixpkgsSource { }; \
-        image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
-        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
-        withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
-        pkgs = withBuilders nixpkgs; \
-        inherit (pkgs) dockerTools; \
-        imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
-        inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
-        own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
-        nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
-        wanted = builtins.functionArgs nixfile; \
-        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
-        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
-        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
-        found = builtins.getAttr "shell" top; \
-      in \
-        packages "shell" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
-    ' > /nixdf/contents; \
-    # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    touch /nixdf/closure; \
-    if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
-    mkdir -p /out/root; \
-    # Less what the base image hello holds already, as buildImage leaves out what its
-    # fromImage's layers have: this layer is what the image adds.
-    while read -r path; do \
-      if [ ! -e "/nixdf/base/nix/store/${path##*/}" ] && [ ! -L "/nixdf/base/nix/store/${path##*/}" ]; then mkdir -p /out/root/nix/store; cp -a "$path" /out/root/nix/store/; fi; \
-    done < /nixdf/closure; \
-    # Each item of contents is copied into the root, as buildImage's rsync does.
-    while read -r path; do \
-      rm -rf /nixdf/item; mkdir /nixdf/item; cp -a "$path/." /nixdf/item/; \
-      # Symlinks to directories become real directories (rsync -k); keepContentsDirlinks keeps them.
-      rounds=0; \
-      while find /nixdf/item -type l > /nixdf/links && grep -q . /nixdf/links; do \
-        found=; \
-        while read -r link; do \
-          if [ -d "$link" ]; then target=$(readlink -f "$link"); rm "$link"; mkdir "$link"; cp -a "$target/." "$link/"; found=1; fi; \
-        done < /nixdf/links; \
-        [ -n "$found" ] || break; \
-        rounds=$((rounds + 1)); \
-        if [ "$rounds" -gt 32 ]; then echo "nixdf: symlinks to directories in $path form a cycle" >&2; exit 1; fi; \
-      done; \
-      cp -a /nixdf/item/. /out/root/; \
-    done < /nixdf/contents; \
-    # Owned by root, /nix and /nix/store read-only, as buildImage makes them.
-    chown -hR 0:0 /out/root; \
-    if [ -d /out/root/nix/store ]; then chmod 0555 /out/root/nix /out/root/nix/store; fi; \
-    # Where the base has them, /nix and /nix/store keep its owner and mode, as buildImage adds
-    # no entry for them then.
-    for dir in nix nix/store; do \
-      if [ -d "/out/root/$dir" ] && [ -d "/nixdf/base/$dir" ]; then chown "$(stat -c %u:%g "/nixdf/base/$dir")" "/out/root/$dir"; chmod "$(stat -c %a "/nixdf/base/$dir")" "/out/root/$dir"; fi; \
-    done; \
-    # For the image's scripts: its store (hard links) plus the builder's shell and
-    # core tools with their closures, mounted over /nix in the image stage.
-    mkdir -p /out/run/store /out/run/.nixdf/bin; \
-    while read -r path; do cp -a "$path" /out/run/store/; done < /nixdf/closure; \
-    : > /nixdf/tools; \
-    for tool in sh basename cat chgrp chmod chown cp cut date dirname echo env false find grep head id install ln ls mkdir mktemp mv printf readlink rm rmdir sed sleep sort stat tail tee test touch tr true uniq wc xargs; do \
-      found=; \
-      for dir in $(echo "$PATH" | tr : " "); do if [ -x "$dir/$tool" ]; then found=$dir/$tool; break; fi; done; \
-      [ -n "$found" ] || continue; \
-      real=$(readlink -f "$found"); \
-      case "$real" in \
-        /nix/store/*) echo "$real" | cut -d/ -f1-4 >> /nixdf/tools; ln -s "$real" "/out/run/.nixdf/bin/$tool" ;; \
-        *) base=${real##*/}; [ -e "/out/run/.nixdf/bin/$base" ] || cp "$real" "/out/run/.nixdf/bin/$base"; [ "$base" = "$tool" ] || ln -s "$base" "/out/run/.nixdf/bin/$tool" ;; \
-      esac; \
-    done; \
-    if [ -s /nixdf/tools ]; then nix-store --query --requisites $(sort -u /nixdf/tools) | while read -r path; do [ -e "/out/run/store/${path##*/}" ] || cp -a "$path" /out/run/store/; done; fi; \
-    [ -e /out/run/.nixdf/bin/sh ] || { echo "nixdf: the builder image has no sh for runAsRoot" >&2; exit 1; }; \
+RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
+    --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    --mount=type=bind,from=hello,target=/nixdf/base \
+    set -eu; . /nixdf/lib/lib.sh; \
+    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
+    nix-build /nixdf/lib/lib.nix -A contents --argstr image shell --no-out-link > /nixdf/contents; \
+    # Their runtime closure, sorted, copied out of the cache less what the base image hello holds.
+    closure_of /nixdf/contents; \
+    copy_closure_on_base; \
+    # Each item of contents copied into the root, as buildImage's rsync does; owned by root.
+    copy_contents; \
+    own_root; \
+    keep_base_nix; \
+    # For its scripts: its store plus the builder's shell and core tools, mounted over /nix later.
+    scripts_shell closure; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    find /out -exec touch -h -d @1 {} +
+    stamp 1
 
 # shell-scripts: extraCommands as root at / over the image root on hello, with a
 # shell from the builder mounted over /nix for each step only. The image itself stays on its
@@ -168,65 +74,21 @@ FROM hello AS shell-scripts
 USER 0:0
 WORKDIR /
 COPY --link --from=shell-build /out/root/ /
-RUN --mount=type=bind,from=shell-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p etc\necho \"hello-shell\" > etc/motd\n"]
+RUN --mount=type=bind,from=shell-build,source=/out/run,target=/nix \
+    ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p etc\necho \"hello-shell\" > etc/motd\n"]
 
 # shell-tidy: what the root and the scripts added to hello or changed in it, as one layer,
 # without the empty mount points a RUN leaves behind and with every timestamp
 # 1970-01-01T00:00:01Z, as dockerTools writes its layers. A layer adds and never
 # deletes: what the scripts removed from the base stops the build instead.
 FROM nix AS shell-tidy
-RUN --mount=type=bind,from=hello,target=/nixdf/base --mount=type=bind,from=shell-scripts,target=/nixdf/scripted --mount=type=bind,from=shell-build,source=/out/root,target=/nixdf/root \
-    set -eu; \
-    list() { (cd "$1" && find . -exec stat -c '%F|%f|%u|%g|%s|%y|%z|%n' {} +); }; \
-    list /nixdf/base > /nixdf/base.list; \
-    list /nixdf/scripted > /nixdf/scripted.list; \
-    # Set differences with sort and uniq, which every builder has: a line twice in one list
-    # and once in the other is in both.
-    cut -d'|' -f1,8- /nixdf/base.list > /nixdf/base.names; \
-    cut -d'|' -f1,8- /nixdf/scripted.list > /nixdf/scripted.names; \
-    sort /nixdf/scripted.names /nixdf/scripted.names /nixdf/base.names | uniq -u | cut -d'|' -f2- > /nixdf/gone; \
-    if [ -s /nixdf/gone ]; then \
-      echo "nixdf: extraCommands of shell removed from its fromImage (or made into another kind of file) what a layer on it cannot remove, as a Dockerfile COPY only adds:" >&2; \
-      sed 's|^\.|  |' /nixdf/gone | head -n 20 >&2; \
-      echo "hint: remove them in the base image instead, or leave them in place" >&2; \
-      exit 1; \
-    fi; \
-    # A change gives an entry a new ctime, but so may the engine's snapshots: an entry whose
-    # kind, mode, owner, size and mtime are the base's is new only if its target or bytes are.
-    sort /nixdf/base.list /nixdf/base.list /nixdf/scripted.list | uniq -u | cut -d'|' -f1-6,8- > /nixdf/new; \
-    cut -d'|' -f1-6,8- /nixdf/base.list > /nixdf/base.same; \
-    sort /nixdf/base.same /nixdf/base.same /nixdf/new | uniq -u > /nixdf/differ; \
-    sort /nixdf/differ /nixdf/differ /nixdf/new | uniq -u > /nixdf/alike; \
-    cut -d'|' -f7- /nixdf/differ > /nixdf/changed; \
-    while IFS='|' read -r kind mode uid gid size mtime name; do \
-      case "$kind" in \
-        "regular file"|"regular empty file") [ "$(sha256sum < "/nixdf/base/$name")" = "$(sha256sum < "/nixdf/scripted/$name")" ] || echo "$name" ;; \
-        "symbolic link") [ "$(readlink "/nixdf/base/$name")" = "$(readlink "/nixdf/scripted/$name")" ] || echo "$name" ;; \
-      esac; \
-    done < /nixdf/alike >> /nixdf/changed; \
-    sort -o /nixdf/changed /nixdf/changed; \
-    # A directory of the base with something new in it: the directory alone, its owner and mode
-    # as the scripts left them; anything new: copied whole.
-    like() { chown "$(stat -c %u:%g "/nixdf/scripted/$1")" "/out/$1"; chmod "$(stat -c %a "/nixdf/scripted/$1")" "/out/$1"; }; \
-    dir() { [ -d "/out/$1" ] || { dir "${1%/*}"; mkdir "/out/$1"; like "$1"; }; }; \
-    mkdir /out; like .; \
-    while IFS= read -r name; do \
-      if [ -e "/out/$name" ] || [ -L "/out/$name" ]; then continue; fi; \
-      dir "${name%/*}"; \
-      if [ -d "/nixdf/scripted/$name" ] && [ ! -L "/nixdf/scripted/$name" ] && [ -d "/nixdf/base/$name" ] && [ ! -L "/nixdf/base/$name" ]; then dir "$name"; \
-      else cp -a "/nixdf/scripted/$name" "/out/$name"; fi; \
-    done < /nixdf/changed; \
-    for file in etc/hostname etc/hosts etc/resolv.conf; do \
-      if [ ! -e "/nixdf/root/$file" ] && [ ! -e "/nixdf/base/$file" ] && [ ! -L "/nixdf/base/$file" ] && [ -f "/out/$file" ] && [ ! -s "/out/$file" ]; then rm "/out/$file"; fi; \
-    done; \
-    # An empty mount point the base lacks goes; one the base has goes if only its times changed.
-    for dir in dev etc nix proc run sys; do \
-      if [ -d "/out/$dir" ] && [ ! -L "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ] && [ ! -e "/nixdf/root/$dir" ]; then \
-        if [ ! -e "/nixdf/base/$dir" ] && [ ! -L "/nixdf/base/$dir" ]; then rmdir "/out/$dir"; \
-        elif [ "$(stat -c %F%a%u%g "/nixdf/base/$dir")" = "$(stat -c %F%a%u%g "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
-      fi; \
-    done; \
-    find /out -exec touch -h -d @1 {} +
+RUN --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    --mount=type=bind,from=hello,target=/nixdf/base \
+    --mount=type=bind,from=shell-scripts,target=/nixdf/scripted \
+    --mount=type=bind,from=shell-build,source=/out/root,target=/nixdf/root \
+    set -eu; . /nixdf/lib/lib.sh; \
+    tidy_on_base 'extraCommands of shell'; \
+    stamp 1
 
 # shell: the image nixdf/hello-shell:1.0: hello, then the closure, the root and what the scripts made, and its config.
 FROM hello AS shell

@@ -4,106 +4,57 @@
 
 # The Nix builder, pinned by digest. Its /nix seeds the Nix store cache of every build stage.
 FROM nixos/nix:2.35.1@sha256:377d4887aca98f0dfa12971c1ea6d6a625a435d8b610d4c95a436843da6fbfd1 AS nix
+# What .nixdf/lib.nix reads: the package set and the Nixfile.
+ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz" \
+    NIXDF_NIXPKGS_SHA256="0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr" \
+    NIXDF_NIXFILE="Nixfile"
+
+# nixdf: nixdf's Nix and shell machinery, .nixdf/ beside this file (written by nixdf render; the
+# same for every Dockerfile of a nixdf version). The steps that run Nix mount it at /nixdf/lib.
+FROM scratch AS nixdf
+COPY [".nixdf/", "/"]
 
 # layered-build: Nix builds the contents of layered; their runtime closure and root
 # filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
 FROM nix AS layered-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
-    set -eu; \
-    # Evaluate the Nixfile with nixdf's pkgs and buildImage; build this image's contents.
-    nix-build --no-out-link --expr ' \
-      let \
-        nixpkgsSource = builtins.fetchTarball { url = "https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz"; sha256 = "0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr"; }; \
-        nixpkgs = import nixpkgsSource { }; \
-        image = name: { inherit name; value = args: args; }; \
-        builders = builtins.listToAttrs (map image [ "buildImage" "buildLayeredImage" "streamLayeredImage" "buildImageWithNixDb" "buildLayeredImageWithNixDb" ]); \
-        nix2container = { buildImage = args: args; buildLayer = args: args; pullImage = args: args; pullImageFromManifest = args: throw "nixdf: nix2container.pullImageFromManifest is not supported yet; use nix2container.pullImage"; }; \
-        withBuilders = set: set // { dockerTools = (set.dockerTools or { }) // builders; }; \
-        pkgs = withBuilders nixpkgs; \
-        inherit (pkgs) dockerTools; \
-        imported = path: value: let given = toString path == toString nixpkgsSource; wrap = v: if given || builtins.isAttrs v && v ? dockerTools then withBuilders v else v; formals = builtins.functionArgs value; in if !builtins.isFunction value then wrap value else if formals == { } then args: wrap (value args) else { __functor = self: args: wrap (value args); __functionArgs = formals; }; \
-        inContext = path: let text = toString path; in text == "/nixdf/src" || builtins.substring 0 11 text == "/nixdf/src/"; \
-        own = { import = path: imported path (if inContext path then builtins.scopedImport own path else builtins.import path); __nixPath = [ { prefix = "nixpkgs"; path = nixpkgsSource; } ] ++ builtins.nixPath; }; \
-        scope = own // dockerTools // { inherit pkgs dockerTools nix2container; lib = pkgs.lib or (throw "nixdf: this package set has no lib"); }; \
-        nixfile = builtins.scopedImport scope (/. + "/nixdf/src/Nixfile"); \
-        wanted = builtins.functionArgs nixfile; \
-        fromPkgs = builtins.listToAttrs (map (name: { inherit name; value = nixpkgs.${name} or (throw "nixdf: the Nixfile asks for an argument ${name}, and the package set has no such package"); }) (builtins.filter (name: !wanted.${name} && !(scope ? ${name})) (builtins.attrNames wanted))); \
-        top = if builtins.isFunction nixfile then nixfile (if wanted == {} then scope else fromPkgs // builtins.intersectAttrs wanted scope) else nixfile; \
-        kinds = { set = "a set"; string = "a string"; int = "an integer"; float = "a float"; bool = "a Boolean"; path = "a path"; lambda = "a function"; list = "a list"; }; \
-        packages = image: key: value: let items = if value == null then [ ] else if builtins.isList value then value else [ value ]; item = i: let x = builtins.elemAt items i; kind = builtins.typeOf x; in if builtins.isAttrs x && (x.type or null) == "derivation" then x else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}"; in builtins.genList item (builtins.length items); \
-        found = builtins.getAttr "layered" top; \
-      in \
-        packages "layered" (if found ? copyToRoot then "copyToRoot" else "contents") (found.copyToRoot or found.contents or null) \
-    ' > /nixdf/contents; \
+    --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    set -eu; . /nixdf/lib/lib.sh; \
+    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
+    nix-build /nixdf/lib/lib.nix -A contents --argstr image layered --no-out-link > /nixdf/contents; \
     # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    touch /nixdf/closure; \
-    if [ -s /nixdf/contents ]; then nix-store --query --requisites $(cat /nixdf/contents) | sort > /nixdf/closure; fi; \
-    mkdir -p /out/root; \
-    if [ -s /nixdf/closure ]; then mkdir -p /out/root/nix/store; fi; \
-    while read -r path; do cp -a "$path" /out/root/nix/store/; done < /nixdf/closure; \
-    # Each item of contents becomes real directories and symlinks to its files, as symlinkJoin does.
-    while read -r path; do \
-      (cd "$path" && find . -mindepth 1) | while read -r rel; do \
-        if [ -d "$path/$rel" ] && [ ! -L "$path/$rel" ]; then mkdir -p "/out/root/$rel"; \
-        elif [ ! -e "/out/root/$rel" ] && [ ! -L "/out/root/$rel" ]; then ln -s "$path/${rel#./}" "/out/root/$rel"; fi; \
-      done; \
-    done < /nixdf/contents; \
+    closure_of /nixdf/contents; \
+    copy_closure; \
+    # Each item of contents as real directories and symlinks to its files, as symlinkJoin does.
+    link_contents; \
     # The store owned by 0:0, /nix and /nix/store mode 0755, as the layered builders make them.
-    chown -hR 0:0 /out/root; \
-    if [ -d /out/root/nix ]; then chown -hR 0:0 /out/root/nix; chmod 0755 /out/root/nix; fi; \
-    if [ -d /out/root/nix/store ]; then chmod 0755 /out/root/nix/store; fi; \
-    # For the image's scripts: its store (hard links) plus the builder's shell and
-    # core tools with their closures, mounted over /nix in the image stage.
-    mkdir -p /out/run/store /out/run/.nixdf/bin; \
-    if [ -d /out/root/nix/store ]; then cp -al /out/root/nix/store/. /out/run/store/; fi; \
-    : > /nixdf/tools; \
-    for tool in sh basename cat chgrp chmod chown cp cut date dirname echo env false find grep head id install ln ls mkdir mktemp mv printf readlink rm rmdir sed sleep sort stat tail tee test touch tr true uniq wc xargs; do \
-      found=; \
-      for dir in $(echo "$PATH" | tr : " "); do if [ -x "$dir/$tool" ]; then found=$dir/$tool; break; fi; done; \
-      [ -n "$found" ] || continue; \
-      real=$(readlink -f "$found"); \
-      case "$real" in \
-        /nix/store/*) echo "$real" | cut -d/ -f1-4 >> /nixdf/tools; ln -s "$real" "/out/run/.nixdf/bin/$tool" ;; \
-        *) base=${real##*/}; [ -e "/out/run/.nixdf/bin/$base" ] || cp "$real" "/out/run/.nixdf/bin/$base"; [ "$base" = "$tool" ] || ln -s "$base" "/out/run/.nixdf/bin/$tool" ;; \
-      esac; \
-    done; \
-    if [ -s /nixdf/tools ]; then nix-store --query --requisites $(sort -u /nixdf/tools) | while read -r path; do [ -e "/out/run/store/${path##*/}" ] || cp -a "$path" /out/run/store/; done; fi; \
-    [ -e /out/run/.nixdf/bin/sh ] || { echo "nixdf: the builder image has no sh for runAsRoot" >&2; exit 1; }; \
-    # WorkingDir made here like the rest, not by WORKDIR at the build's time; a name on the
-    # way that is a link or a file is left to WORKDIR.
-    dir=/out/root; \
-    for name in 'var' 'lib' 'app'; do \
-      dir="$dir/$name"; \
-      if [ -L "$dir" ] || { [ -e "$dir" ] && [ ! -d "$dir" ]; }; then break; fi; \
-      [ -d "$dir" ] || mkdir -m 0755 "$dir"; \
-    done; \
+    own_store 0:0; \
+    # For its scripts: its store plus the builder's shell and core tools, mounted over /nix later.
+    scripts_shell root; \
+    # WorkingDir made here like the rest, not by WORKDIR at the build's time.
+    make_workdir 'var' 'lib' 'app'; \
     # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    find /out -exec touch -h -d @1 {} +
+    stamp 1
 
 # layered-scripts: extraCommands and fakeRootCommands as root over the image root, with a
 # shell from the builder mounted over /nix for each step only.
 FROM scratch AS layered-scripts
 COPY --from=layered-build /out/root/ /
-RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p tmp\nchmod 1777 tmp\n"]
-RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p /var/lib/app\nchown 1000:1000 /var/lib/app\n"]
+RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix \
+    ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p tmp\nchmod 1777 tmp\n"]
+RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix \
+    ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p /var/lib/app\nchown 1000:1000 /var/lib/app\n"]
 
 # layered-tidy: that root as one layer, without the empty mount points a RUN leaves
 # behind and with every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
 FROM nix AS layered-tidy
-RUN --mount=type=bind,from=layered-scripts,target=/nixdf/scripted --mount=type=bind,from=layered-build,source=/out/root,target=/nixdf/root \
-    set -eu; \
-    mkdir /out; \
-    cp -a /nixdf/scripted/. /out/; \
-    # Podman's buildah drops a directory a step mounted over, and leaves empty name files.
-    if [ -d /nixdf/root/nix ] && [ ! -e /out/nix ]; then cp -a /nixdf/root/nix /out/nix; fi; \
-    for file in etc/hostname etc/hosts etc/resolv.conf; do \
-      if [ ! -e "/nixdf/root/$file" ] && [ -f "/out/$file" ] && [ ! -s "/out/$file" ]; then rm "/out/$file"; fi; \
-    done; \
-    for dir in dev etc nix proc run sys; do \
-      if [ ! -e "/nixdf/root/$dir" ] && [ -d "/out/$dir" ] && [ -z "$(ls -A "/out/$dir")" ]; then rmdir "/out/$dir"; fi; \
-    done; \
-    find /out -exec touch -h -d @1 {} +
+RUN --mount=type=bind,from=nixdf,target=/nixdf/lib \
+    --mount=type=bind,from=layered-scripts,target=/nixdf/scripted \
+    --mount=type=bind,from=layered-build,source=/out/root,target=/nixdf/root \
+    set -eu; . /nixdf/lib/lib.sh; \
+    tidy_scripted; \
+    stamp 1
 
 # layered: the image nixdf/layered:1.0: nothing but the closure, the root and what the scripts made, and its config.
 FROM scratch AS layered
