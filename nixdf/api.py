@@ -38,7 +38,7 @@ from .evaluate import (
 from .flake import FlakeRequest
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
-from .libfiles import write_lib
+from .libfiles import LIB_DIR, write_lib
 from .parse import parse
 from .plan import (
     COMPAT_TARGETS,
@@ -244,21 +244,20 @@ def _flake_inputs(flake_nix: Path, request: FlakeRequest
 def _flake_setup(inputs: NixInputs, request: FlakeRequest, nixpkgs_given: bool,
                  external: tuple[tuple[str, ExternalSource], ...],
                  images: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> FlakeSetup:
-    """What the Nix side needs of the flake: each replaced input as a Nix expression."""
+    """What the Nix side needs of the flake: each replaced input as lib.nix takes it (the
+    package set, a directory in the builder, or a tarball's URL#sha256=HASH)."""
     outside = dict(external)
     overrides = []
     if nixpkgs_given:
-        overrides.append(("nixpkgs", "nixpkgsSource"))
+        overrides.append(("nixpkgs", "nixpkgs"))
     for name, src in request.overrides:
         if "://" in src:
-            url, _, sha256 = src.partition("#sha256=")
-            expr = f'builtins.fetchTarball {{ url = "{url}"; sha256 = "{sha256}"; }}'
+            where = src
         elif name in outside:
-            expr = f'/. + "/nixdf/inputs/{name}"'
+            where = f"/nixdf/inputs/{name}"
         else:
-            relative = Path(src).resolve().relative_to(inputs.context).as_posix()
-            expr = f'/. + "{SRC_DIR}/{relative}"'
-        overrides = [o for o in overrides if o[0] != name] + [(name, expr)]
+            where = f"{SRC_DIR}/{Path(src).resolve().relative_to(inputs.context).as_posix()}"
+        overrides = [o for o in overrides if o[0] != name] + [(name, where)]
     return FlakeSetup(f"{SRC_DIR}/{inputs.nixfile}", request.system, tuple(overrides),
                       request.attr, images,
                       tuple((source.image, name) for name, source in external))
@@ -707,12 +706,14 @@ def _ignored_input(err: EngineError, inputs: NixInputs) -> EngineError | None:
     out (a repository's, once a path above the Nixfile made the repository the context)."""
     ignore = inputs.context / ".dockerignore"
     missing = next((m["path"] for m in map(_NOT_FOUND.search, err.log) if m), None)
-    if missing is None or missing not in (inputs.nixfile, *inputs.paths) \
+    lib = (PurePosixPath(inputs.nixfile).parent / LIB_DIR).as_posix()
+    if missing is None or missing not in (inputs.nixfile, *inputs.paths, lib) \
             or not ignore.is_file():
         return None
-    return EngineError(f"{ignore} leaves out {missing}, a Nix input of the build", err.log,
-                       hint=f"add a line `!{missing}` to it: nixdf copies only the Nix inputs, "
-                       "so nothing else of the context reaches the build.")
+    what = "nixdf's Nix and shell files" if missing == lib else "a Nix input of the build"
+    return EngineError(f"{ignore} leaves out {missing}, {what}", err.log,
+                       hint=f"add a line `!{missing}` to it: nixdf copies only the Nix inputs "
+                       "and its own files, so nothing else of the context reaches the build.")
 
 
 _DOWNLOAD = re.compile(r"unable to download '(?P<url>[^']+)'")

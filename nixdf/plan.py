@@ -96,8 +96,9 @@ class PlanOptions(ValueRecord):
 @dataclass(slots=True, repr=False, eq=False)
 class FlakeSetup(ValueRecord):
     """A flake in place of a Nixfile (see nixdf.flake): the flake.nix in the builder, the
-    system, its replaced inputs as Nix expressions, the attribute wanted (None: every image
-    of packages.<system>), and the images found, each a key and an attribute path."""
+    system, its replaced inputs (the package set "nixpkgs", a builder path or
+    URL#sha256=HASH), the attribute wanted (None: every image of packages.<system>), and the
+    images found, each a key and an attribute path."""
 
     flake_nix: str
     system: str

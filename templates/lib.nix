@@ -17,10 +17,10 @@
   flake ? builtins.getEnv "NIXDF_FLAKE",
   # The image, as an attribute path ("app", "app.fromImage"); "" is the Nixfile itself.
   image ? "",
-  # For `extras`: nix2container's explicit layers, as index paths through `layers` (JSON),
-  # and which lines to give.
+  # For `extras`: whether the image is nix2container's (n2c) and its explicit layers, as
+  # index paths through `layers` (JSON); whether it has a Nix database.
+  n2c ? false,
   layers ? "[]",
-  nix2container ? false,
   nixDb ? false,
   # For `lock`: the images whose values the lock file keeps (JSON list of attribute paths).
   attrs ? "[]",
@@ -168,7 +168,7 @@ let
   explicitLayers = builtins.fromJSON layers;
   sqlite = nixpkgsSet.sqlite or null;
   extraLines =
-    (if nix2container then
+    (if n2c then
       map (perm 0) (found.perms or [ ])
       ++ builtins.concatLists (builtins.genList (i: layerLines (i + 1) (builtins.elemAt explicitLayers i))
         (builtins.length explicitLayers))

@@ -212,8 +212,17 @@ def test_a_dockerignore_that_leaves_out_a_nix_input_is_named(  # type: ignore[no
     assert done.returncode == 3
     [message, hint] = done.stderr.rstrip().splitlines()[-2:]
     assert message.startswith(f"error: {repo}/.dockerignore leaves out ")
-    assert message.endswith(", a Nix input of the build")
+    assert message.endswith((", a Nix input of the build", ", nixdf's Nix and shell files"))
     assert hint.startswith("  hint: add a line `!")
+    # With the inputs let in, nixdf's own files are what is left out.
+    (repo / ".dockerignore").write_text("*\n!src\n!pkgs\n!nix/Nixfile\n!lib\n!VERSION\n")
+    done = build(engine_env, offline_image, repo / "nix" / "Nixfile", nixpkgs=repo / "pkgs",
+                 check=False)
+    assert done.returncode == 3
+    assert done.stderr.rstrip().splitlines()[-2:] == [
+        f"error: {repo}/.dockerignore leaves out nix/.nixdf, nixdf's Nix and shell files",
+        "  hint: add a line `!nix/.nixdf` to it: nixdf copies only the Nix inputs and its own "
+        "files, so nothing else of the context reaches the build."]
 
 
 # --- a package set of its own -----------------------------------------------------------

@@ -13,18 +13,17 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# from-image-build: Nix builds the contents; their runtime closure and root
-# filesystem are copied out of the /nix cache to /out/root, its nix2container layers to /out/n2c, a Nix database of its store to /out/root.
+# from-image-build: Nix builds the contents (.nixdf/lib.nix); their closure and root
+# filesystem go to /out/root, its nix2container layers to /out/n2c, a Nix database to /out/root.
 FROM nix AS from-image-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
-    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
     nix-build /nixdf/lib/lib.nix -A contents --argstr image '' --no-out-link > /nixdf/contents; \
-    # What else Nix says of the image (nix2container's layers and perms, the package set's sqlite): a file of lines, built.
+    # What else Nix says of the image (nix2container's layers and perms, the package set's sqlite).
     nix-instantiate --eval --strict --json --read-write-mode /nixdf/lib/lib.nix -A extras --argstr image '' \
---arg nix2container true --argstr layers '[[0]]' --arg nixDb true > /nixdf/extras.json; \
+      --arg n2c true --argstr layers '[[0]]' --arg nixDb true > /nixdf/extras.json; \
     realise_extras; \
     # nix2container: the closure of each layer's deps and copyToRoot in its nix/store, less what a layer
     # below holds; each copyToRoot item's files at the layer's root as they are (not in nix/store).
@@ -38,9 +37,7 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     # Every entry root:root, /nix and /nix/store mode 0755, as nix2container writes them; then perms.
     n2c_finish; \
     # initializeNixDatabase: a Nix database of the store paths the image holds, each a GC root.
-    nix_db /out/root /nixdf/held /nixdf/db-paths; \
-    n2c_db_owner /out/root 0:0; \
-    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
+    nix_db /out/root /nixdf/held /nixdf/db-paths; n2c_db_owner /out/root 0:0; \
     stamp 1
 
 # from-image: the image from-image:latest: alpine@sha256:115731bab0862031b44766733890091c17924f9b7781b79997f5f163be262178, then its 1 explicit layer, the closure and root from from-image-build, and its config.

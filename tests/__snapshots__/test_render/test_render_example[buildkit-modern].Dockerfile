@@ -14,44 +14,30 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# buildkit-build: Nix builds the contents of buildkit; their runtime closure and root
-# filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
+# buildkit-build: Nix builds the contents of buildkit (.nixdf/lib.nix); their closure and root
+# filesystem go to /out/root, a shell for its scripts to /out/run.
 FROM nix AS buildkit-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
-    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
     nix-build /nixdf/lib/lib.nix -A contents --argstr image buildkit --no-out-link > /nixdf/contents; \
-    # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    closure_of /nixdf/contents; \
-    copy_closure; \
-    # Each item of contents copied into the root, as buildImage's rsync does; owned by root.
-    copy_contents; \
-    own_root; \
-    # For its scripts: its store plus the builder's shell and core tools, mounted over /nix later.
-    scripts_shell root; \
-    # WorkingDir made here like the rest, not by WORKDIR at the build's time.
-    make_workdir 'data'; \
-    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    stamp 1
+    closure_of /nixdf/contents; copy_closure; \
+    copy_contents; own_root; \
+    scripts_shell root; make_workdir 'data'; stamp 1
 
-# buildkit-scripts: runAsRoot as root over the image root, with a
-# shell from the builder mounted over /nix for each step only.
+# buildkit-scripts: runAsRoot as root over the image root, a shell from the builder over /nix.
 FROM scratch AS buildkit-scripts
 COPY --from=buildkit-build /out/root/ /
 RUN --mount=type=bind,from=buildkit-build,source=/out/run,target=/nix \
     ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p /data\n"]
 
-# buildkit-tidy: that root as one layer, without the empty mount points a RUN leaves
-# behind and with every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
+# buildkit-tidy: that root as one layer, without the empty mount points a RUN leaves behind,
+# every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
 FROM nix AS buildkit-tidy
-RUN --mount=type=bind,from=nixdf,target=/nixdf/lib \
-    --mount=type=bind,from=buildkit-scripts,target=/nixdf/scripted \
+RUN --mount=type=bind,from=nixdf,target=/nixdf/lib --mount=type=bind,from=buildkit-scripts,target=/nixdf/scripted \
     --mount=type=bind,from=buildkit-build,source=/out/root,target=/nixdf/root \
-    set -eu; . /nixdf/lib/lib.sh; \
-    tidy_scripted; \
-    stamp 1
+    set -eu; . /nixdf/lib/lib.sh; tidy_scripted; stamp 1
 
 # buildkit: the image redis:latest: nothing but the closure, the root and what the scripts made, and its config.
 FROM scratch AS buildkit

@@ -14,22 +14,16 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# hello-build: Nix builds the contents of hello; their runtime closure and root
-# filesystem are copied out of the /nix cache to /out/root.
+# hello-build: Nix builds the contents of hello (.nixdf/lib.nix); their closure and root
+# filesystem go to /out/root.
 FROM nix AS hello-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
-    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
     nix-build /nixdf/lib/lib.nix -A contents --argstr image hello --no-out-link > /nixdf/contents; \
-    # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    closure_of /nixdf/contents; \
-    copy_closure; \
-    # Each item of contents copied into the root, as buildImage's rsync does; owned by root.
-    copy_contents; \
-    own_root; \
-    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
+    closure_of /nixdf/contents; copy_closure; \
+    copy_contents; own_root; \
     stamp 1
 
 # hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
@@ -45,27 +39,18 @@ STOPSIGNAL "SIGINT"
 USER "65534:65534"
 ENTRYPOINT ["/bin/hello"]
 
-# shell-build: Nix builds the contents of shell; their runtime closure and root
-# filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
+# shell-build: Nix builds the contents of shell (.nixdf/lib.nix); their closure and root
+# filesystem go to /out/root, a shell for its scripts to /out/run.
 FROM nix AS shell-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     --mount=type=bind,from=hello,target=/nixdf/base \
     set -eu; . /nixdf/lib/lib.sh; \
-    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
     nix-build /nixdf/lib/lib.nix -A contents --argstr image shell --no-out-link > /nixdf/contents; \
-    # Their runtime closure, sorted, copied out of the cache less what the base image hello holds.
-    closure_of /nixdf/contents; \
-    copy_closure_on_base; \
-    # Each item of contents copied into the root, as buildImage's rsync does; owned by root.
-    copy_contents; \
-    own_root; \
-    keep_base_nix; \
-    # For its scripts: its store plus the builder's shell and core tools, mounted over /nix later.
-    scripts_shell closure; \
-    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    stamp 1
+    closure_of /nixdf/contents; copy_closure_on_base; \
+    copy_contents; own_root; keep_base_nix; \
+    scripts_shell closure; stamp 1
 
 # shell-scripts: extraCommands as root at / over the image root on hello, with a
 # shell from the builder mounted over /nix for each step only. The image itself stays on its

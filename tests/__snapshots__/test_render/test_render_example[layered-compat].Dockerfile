@@ -13,31 +13,20 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# layered-build: Nix builds the contents of layered; their runtime closure and root
-# filesystem are copied out of the /nix cache to /out/root, and a shell for its scripts to /out/run.
+# layered-build: Nix builds the contents of layered (.nixdf/lib.nix); their closure and root
+# filesystem go to /out/root, a shell for its scripts to /out/run.
 FROM nix AS layered-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
-    # The Nixfile evaluated with nixdf's pkgs and buildImage (.nixdf/lib.nix); the contents built.
     nix-build /nixdf/lib/lib.nix -A contents --argstr image layered --no-out-link > /nixdf/contents; \
-    # Their runtime closure, sorted, copied out of the cache with modes and mtime 1 kept.
-    closure_of /nixdf/contents; \
-    copy_closure; \
-    # Each item of contents as real directories and symlinks to its files, as symlinkJoin does.
+    closure_of /nixdf/contents; copy_closure; \
     link_contents; \
-    # The store owned by 0:0, /nix and /nix/store mode 0755, as the layered builders make them.
     own_store 0:0; \
-    # For its scripts: its store plus the builder's shell and core tools, mounted over /nix later.
-    scripts_shell root; \
-    # WorkingDir made here like the rest, not by WORKDIR at the build's time.
-    make_workdir 'var' 'lib' 'app'; \
-    # Every timestamp 1970-01-01T00:00:01Z, so unchanged inputs give unchanged layers.
-    stamp 1
+    scripts_shell root; make_workdir 'var' 'lib' 'app'; stamp 1
 
-# layered-scripts: extraCommands and fakeRootCommands as root over the image root, with a
-# shell from the builder mounted over /nix for each step only.
+# layered-scripts: extraCommands and fakeRootCommands as root over the image root, a shell from the builder over /nix.
 FROM scratch AS layered-scripts
 COPY --from=layered-build /out/root/ /
 RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix \
@@ -45,15 +34,12 @@ RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix \
 RUN --mount=type=bind,from=layered-build,source=/out/run,target=/nix \
     ["/nix/.nixdf/bin/sh", "-c", "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\nmkdir -p /var/lib/app\nchown 1000:1000 /var/lib/app\n"]
 
-# layered-tidy: that root as one layer, without the empty mount points a RUN leaves
-# behind and with every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
+# layered-tidy: that root as one layer, without the empty mount points a RUN leaves behind,
+# every timestamp 1970-01-01T00:00:01Z, as dockerTools writes its layers.
 FROM nix AS layered-tidy
-RUN --mount=type=bind,from=nixdf,target=/nixdf/lib \
-    --mount=type=bind,from=layered-scripts,target=/nixdf/scripted \
+RUN --mount=type=bind,from=nixdf,target=/nixdf/lib --mount=type=bind,from=layered-scripts,target=/nixdf/scripted \
     --mount=type=bind,from=layered-build,source=/out/root,target=/nixdf/root \
-    set -eu; . /nixdf/lib/lib.sh; \
-    tidy_scripted; \
-    stamp 1
+    set -eu; . /nixdf/lib/lib.sh; tidy_scripted; stamp 1
 
 # layered: the image nixdf/layered:1.0: nothing but the closure, the root and what the scripts made, and its config.
 FROM scratch AS layered
