@@ -13,8 +13,8 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# from-image-build: Nix builds the contents (.nixdf/lib.nix); their closure and root
-# filesystem go to /out/root, its nix2container layers to /out/n2c, a Nix database to /out/root.
+# from-image-build: Nix builds the contents (.nixdf/lib.nix); its closure and root filesystem to /out/root, its
+# nix2container layers to /out/n2c, a Nix database to /out/root.
 FROM nix AS from-image-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
@@ -36,6 +36,7 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     n2c_layer 0 /out/root; \
     # Every entry root:root, /nix and /nix/store mode 0755, as nix2container writes them; then perms.
     n2c_finish; \
+    ; \
     # initializeNixDatabase: a Nix database of the store paths the image holds, each a GC root.
     nix_db /out/root /nixdf/held /nixdf/db-paths; n2c_db_owner /out/root 0:0; \
     stamp 1

@@ -14,17 +14,16 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# buildkit-build: Nix builds the contents of buildkit (.nixdf/lib.nix); their closure and root
-# filesystem go to /out/root, a shell for its scripts to /out/run.
+# buildkit-build: Nix builds the contents of buildkit (.nixdf/lib.nix); its closure and root filesystem to
+# /out/root, a shell for its scripts to /out/run.
 FROM nix AS buildkit-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image buildkit --no-out-link > /nixdf/contents; \
-    closure_of /nixdf/contents; copy_closure; \
-    copy_contents; own_root; \
-    scripts_shell root; make_workdir 'data'; stamp 1
+    closure_of /nixdf/contents; copy_closure; copy_contents; own_root; scripts_shell root; \
+    make_workdir 'data'; stamp 1
 
 # buildkit-scripts: runAsRoot as root over the image root, a shell from the builder over /nix.
 FROM scratch AS buildkit-scripts

@@ -13,17 +13,14 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# hello-build: Nix builds the contents of hello (.nixdf/lib.nix); their closure and root
-# filesystem go to /out/root.
+# hello-build: Nix builds the contents of hello (.nixdf/lib.nix); its closure and root filesystem to /out/root.
 FROM nix AS hello-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image hello --no-out-link > /nixdf/contents; \
-    closure_of /nixdf/contents; copy_closure; \
-    copy_contents; own_root; \
-    stamp 1
+    closure_of /nixdf/contents; copy_closure; copy_contents; own_root; stamp 1
 
 # hello: the image nixdf/hello:1.0: nothing but the closure and root from hello-build, and its config.
 FROM scratch AS hello
@@ -38,8 +35,8 @@ STOPSIGNAL "SIGINT"
 USER "65534:65534"
 ENTRYPOINT ["/bin/hello"]
 
-# shell-build: Nix builds the contents of shell (.nixdf/lib.nix); their closure and root
-# filesystem go to /out/root, a shell for its scripts to /out/run.
+# shell-build: Nix builds the contents of shell (.nixdf/lib.nix); its closure and root filesystem to /out/root,
+# a shell for its scripts to /out/run.
 FROM nix AS shell-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
@@ -47,8 +44,7 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     --mount=type=bind,from=hello,target=/nixdf/base \
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image shell --no-out-link > /nixdf/contents; \
-    closure_of /nixdf/contents; copy_closure_on_base; \
-    copy_contents; own_root; keep_base_nix; \
+    closure_of /nixdf/contents; copy_closure_on_base; copy_contents; own_root; keep_base_nix; \
     scripts_shell closure; stamp 1
 
 # shell-scripts: extraCommands as root at / over the image root on hello, with a

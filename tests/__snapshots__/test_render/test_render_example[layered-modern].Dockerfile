@@ -14,18 +14,16 @@ ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530
 FROM scratch AS nixdf
 COPY [".nixdf/", "/"]
 
-# layered-build: Nix builds the contents of layered (.nixdf/lib.nix); their closure and root
-# filesystem go to /out/root, a shell for its scripts to /out/run.
+# layered-build: Nix builds the contents of layered (.nixdf/lib.nix); its closure and root filesystem to
+# /out/root, a shell for its scripts to /out/run.
 FROM nix AS layered-build
 COPY ["Nixfile", "/nixdf/src/Nixfile"]
 RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source=/nix,sharing=locked \
     --mount=type=bind,from=nixdf,target=/nixdf/lib \
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image layered --no-out-link > /nixdf/contents; \
-    closure_of /nixdf/contents; copy_closure; \
-    link_contents; \
-    own_store 0:0; \
-    scripts_shell root; make_workdir 'var' 'lib' 'app'; stamp 1
+    closure_of /nixdf/contents; copy_closure; link_contents; own_store 0:0; scripts_shell root; \
+    make_workdir 'var' 'lib' 'app'; stamp 1
 
 # layered-scripts: extraCommands and fakeRootCommands as root over the image root, a shell from the builder over /nix.
 FROM scratch AS layered-scripts
