@@ -10,7 +10,6 @@ import dataclasses
 import os
 import re
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,9 @@ from .evaluate import (
     find_images,
     from_json,
 )
+from .files import display_name, located
+from .files import staleness as staleness  # the façade's, for the CLI and library users
+from .files import write_atomic as write_atomic
 from .flake import FlakeRequest
 from .inputs import NixInputs, nix_inputs, read_nix
 from .layers import StorePath
@@ -131,21 +133,6 @@ class Rendered(ValueRecord):
         return not self.locked and any(build.splits_store for build in self.plan.builds)
 
 
-def _display_name(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-@contextmanager
-def _located(source: str) -> Iterator[None]:
-    try:
-        yield
-    except NixdfError as err:
-        raise err.with_source(source) from None
-
-
 def load(nixfile: Path) -> list[ImageSpec]:
     """Parse and statically evaluate a Nixfile into checked image specs."""
     return _load(nixfile, None).specs
@@ -172,7 +159,7 @@ def _read(nixfile: Path) -> str:
     if not nixfile.is_file():
         raise UsageError(f"{nixfile}: no such Nixfile",
                          hint="pass the path of a Nixfile, or run nixdf where ./Nixfile is.")
-    return read_nix(nixfile, _display_name(nixfile))
+    return read_nix(nixfile, display_name(nixfile))
 
 
 def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
@@ -180,8 +167,8 @@ def _load(nixfile: Path, options: RenderOptions | None) -> _Loaded:
     if options is not None and options.flake is not None:
         return _load_flake(nixfile, options, options.flake)
     source = _read(nixfile)
-    with _located(source):
-        tree = parse(source, _display_name(nixfile))
+    with located(source):
+        tree = parse(source, display_name(nixfile))
         inputs = nix_inputs(nixfile, tree, parse)
         key = _lock_key(inputs, options) if options else ""
         with evaluation(tree.span):
@@ -210,8 +197,8 @@ def _flake_inputs(flake_nix: Path, request: FlakeRequest
     does (a named context, or a local image on Docker 20.10). A syntax error in flake.nix or
     a file it imports is located."""
     source = _read(flake_nix)
-    with _located(source):
-        tree = parse(source, _display_name(flake_nix))
+    with located(source):
+        tree = parse(source, display_name(flake_nix))
         inputs = nix_inputs(flake_nix, tree, parse)
     context = inputs.context
     extra = [p for p in [flake_nix.resolve().parent / "flake.lock"] if p.is_file()]
@@ -266,15 +253,15 @@ def _load_flake(flake_nix: Path, options: RenderOptions, request: FlakeRequest) 
     key = _lock_key(inputs, options)
     data, state = _read_lock_data(flake_nix, key)
     if data is None or not isinstance(data.get("flake"), list):
-        missing = NeedsLockError(f"{_display_name(flake_nix)}: a flake's images are known once "
+        missing = NeedsLockError(f"{display_name(flake_nix)}: a flake's images are known once "
                                  "Nix has found them", hint=f"run `nixdf lock {flake_nix}` "
                                  "(nixdf build does it by itself).")
         missing.lock_state = state if data is None else "stale"
         raise missing
     found = data["flake"]
     text = nixfile_text(found, request.system)
-    name = f"{_display_name(flake_nix)} (its images, as Nix found them)"
-    with _located(text):
+    name = f"{display_name(flake_nix)} (its images, as Nix found them)"
+    with located(text):
         tree = parse(text, name)
         with evaluation(tree.span):
             images = find_images(tree)
@@ -393,68 +380,6 @@ def check_options(options: RenderOptions) -> None:
         raise UsageError(f"--compat {options.compat}: unknown target",
                          hint="the targets are " + " and ".join(COMPAT_TARGETS) + ".")
     options.caches()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename: a reader sees the old file or the new one, never half; a file
-    that cannot be written is an error that names it and says why, and leaves nothing."""
-    import tempfile
-
-    shown, path = path, path.resolve()
-    if path.is_dir():
-        raise UsageError(f"{shown}: is a directory, not a file nixdf can write",
-                         hint="name the file to write, e.g. -o DIR/Dockerfile.")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as err:
-        raise _unwritable(shown, path, err) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise _unwritable(shown, path, err) from None
-        raise
-
-
-def _unwritable(shown: Path, path: Path, err: OSError) -> UsageError:
-    import errno
-
-    hint = {errno.ENOENT: f"the directory {path.parent} does not exist: create it first.",
-            errno.ENOTDIR: f"{path.parent} is not a directory.",
-            errno.EROFS: f"{path.parent} is on a read-only file system.",
-            errno.EACCES: f"you may not create files in {path.parent}.",
-            errno.ENOSPC: "the file system is full."}.get(err.errno or 0)
-    return UsageError(f"{shown}: cannot write it: {err.strerror}", hint=hint)
-
-
-def staleness(path: Path, text: str) -> str:
-    """A unified diff from the file at ``path`` to ``text``; empty when it is up to date."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = b""
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read it: {err.strerror}") from None
-    if data == text.encode():
-        return ""
-    import difflib
-
-    # A file that is not UTF-8 is stale all the same; its diff shows U+FFFD for the bytes.
-    current = data.decode("utf-8", errors="replace")
-    name = _display_name(path)
-    return "".join(difflib.unified_diff(current.splitlines(keepends=True),
-                                        text.splitlines(keepends=True),
-                                        f"{name} (committed)", f"{name} (rendered)"))
 
 
 @dataclass(slots=True, repr=False, eq=False)
@@ -606,7 +531,7 @@ def _nix_error(err: EngineError, inputs: NixInputs) -> NixdfError | None:
     if failure.path is None:
         return NixEvalError(f"Nix: {failure.message}", hint=hint)
     path = inputs.context / failure.path
-    span = Span(_display_name(path), failure.line, failure.column, failure.line,
+    span = Span(display_name(path), failure.line, failure.column, failure.line,
                 failure.column + 1)
     located = NixEvalError(f"Nix: {failure.message}", span, hint)
     if path.is_file():
@@ -652,7 +577,7 @@ def _contents_span(nixfile: Path, wrong: NotAPackage) -> Span | None:
     """Where the Nixfile gives that item: the image's arguments are walked as Nix did, down
     nix2container's layers; where only Nix knows the list, its place is the whole value."""
     try:
-        tree = parse(nixfile.read_text(encoding="utf-8"), _display_name(nixfile))
+        tree = parse(nixfile.read_text(encoding="utf-8"), display_name(nixfile))
         with evaluation(tree.span):
             image = next((found for found in find_images(tree) if found.attr == wrong.attr),
                          None)
@@ -733,7 +658,7 @@ def _download_error(url: str, message: str, log: tuple[str, ...],
                             "it: give the build network access, or, for a package set, write "
                             "`import <nixpkgs> { }`, which is the one nixdf is given "
                             "(--nixpkgs).")
-        error.span = Span(_display_name(path), line, column, line, column + len(url))
+        error.span = Span(display_name(path), line, column, line, column + len(url))
         error.with_source(text)
         return error
     return EngineError(f"Nix in the builder could not download: {message}", log,
@@ -1009,8 +934,8 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
                         _lock_key(inputs, options), external, (), secrets, builder,
                         (options, plan_options), tuple(source for _, source in outside))
     source = _read(nixfile)
-    with _located(source):
-        tree = parse(source, _display_name(nixfile))
+    with located(source):
+        tree = parse(source, display_name(nixfile))
         inputs = nix_inputs(nixfile, tree, parse)
         with evaluation(tree.span):
             images = find_images(tree)
@@ -1087,8 +1012,8 @@ def _flake_values_lock(prepared: LockPlan, found: list[dict[str, object]]) -> Lo
     options, plan_options = prepared.flake  # type: ignore[misc]
     system = options.flake.system  # type: ignore[union-attr]
     text = nixfile_text(found, system)
-    with _located(text):
-        tree = parse(text, f"{_display_name(prepared.nixfile)} (its images, as Nix found them)")
+    with located(text):
+        tree = parse(text, f"{display_name(prepared.nixfile)} (its images, as Nix found them)")
         with evaluation(tree.span):
             images = find_images(tree)
     attrs = [image.attr for image in images]
