@@ -11,8 +11,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
 LAYERS = ["__main__", "cli", "api", "locking storegc", "failures", "load", "lockfile", "options",
-          "engine render buildlog", "plan inputs flake", "spec", "evaluate", "parse",
-          "lexer tables layers builders defaults syntax", "files", "errors cachedir record progress"]
+          "engine render buildlog", "plan inputs flake", "spec", "evaluate", "evaluator",
+          "primops", "values", "parse", "lexer tables layers builders defaults syntax", "files",
+          "errors cachedir record progress"]
 OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
 
 
