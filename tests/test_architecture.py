@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
 LAYERS = ["__main__", "cli", "api", "locking storegc", "failures", "load", "lockfile", "options",
-          "engine render buildlog", "plan inputs flake", "spec", "evaluate", "evaluator",
+          "engine render buildlog", "plan inputs flake", "spec", "dockertools nix2container",
+          "imageconfig", "arguments", "image vocabulary", "evaluate", "evaluator",
           "primops", "values", "parse", "lexer tables layers builders defaults syntax", "files",
           "errors cachedir record progress"]
 OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
