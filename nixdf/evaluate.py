@@ -21,12 +21,11 @@ from . import syntax as s
 from .builders import BUILDERS, NIX2CONTAINER, WITH_NIX_DB
 from .errors import EvalError, Span
 from .evaluator import call, eval_expr
-from .primops import global_env
+from .primops import builder, global_env
 from .record import ValueRecord
 from .values import (
     NULL,
     Attrs,
-    Builder,
     Closure,
     ImageCall,
     LayerCall,
@@ -97,7 +96,7 @@ def find_images(expr: s.Expr) -> list[FoundImage]:
     }
     # pullImage too: nixpkgs' examples take it as an argument, as they take buildImage
     # (the builder's Nix side finds it among dockerTools' attributes).
-    scope.update({name: Builder(name) for name in (*BUILDERS, *WITH_NIX_DB, "pullImage")})
+    scope.update({name: builder(name) for name in (*BUILDERS, *WITH_NIX_DB, "pullImage")})
     top = eval_expr(expr, global_env(scope))
     if isinstance(top, Closure):
         top = _call_with_scope(top, scope)

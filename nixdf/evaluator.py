@@ -16,22 +16,19 @@ from __future__ import annotations
 from . import syntax as s
 from .builders import BUILDERS, NIX2CONTAINER, NIX2CONTAINER_FUNCTIONS, WITH_NIX_DB
 from .errors import EvalError, Span
-from .primops import LIB
+from .primops import LIB, builder
 from .values import (
     IMPORTED,
     Attrs,
-    Builder,
     BuiltinsSet,
     Closure,
     Env,
     ImageCall,
-    LayerCall,
     ListValue,
     Opaque,
     OpaqueUpdate,
     PathValue,
     Primop,
-    PulledImage,
     Thunk,
     Value,
     coerce_to_string,
@@ -239,9 +236,9 @@ def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
         ("pkgs", "dockerTools"),
         ("dockerTools",),
     ):
-        return Builder(known[-1])
+        return builder(known[-1])
     if path[:-1] == (NIX2CONTAINER,) and name in NIX2CONTAINER_FUNCTIONS:
-        return Builder(f"{NIX2CONTAINER}.{name}")
+        return builder(f"{NIX2CONTAINER}.{name}")
     if path[0] == IMPORTED:
         return Opaque(f"{'.'.join(path[1:])} from an import", span, path)
     if value.path:
@@ -250,20 +247,6 @@ def _select_opaque(value: Opaque, name: str, span: Span) -> Value:
 
 
 def apply(func: Value, arg: Thunk, span: Span) -> Value:
-    if isinstance(func, Builder):
-        if func.name == f"{NIX2CONTAINER}.pullImageFromManifest":
-            raise EvalError(
-                "nix2container.pullImageFromManifest is not supported yet", span,
-                hint="use nix2container.pullImage { imageName; imageDigest; sha256; }: nixdf "
-                "writes it as FROM imageName@imageDigest.")
-        args = arg.force()
-        if not isinstance(args, Attrs):
-            raise EvalError(f"{func.name} takes an attribute set, got {type_name(args)}", span)
-        if func.name in ("pullImage", f"{NIX2CONTAINER}.pullImage"):
-            return PulledImage(args, span, func.name)
-        if func.name == f"{NIX2CONTAINER}.buildLayer":
-            return LayerCall(args, span)
-        return ImageCall(func.name, args, span)
     if isinstance(func, Closure):
         return call(func, arg, span)
     if isinstance(func, Primop):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from . import syntax as s
+from .builders import NIX2CONTAINER
 from .errors import EvalError, Span
 from .values import (
     IMPORTED,
@@ -21,17 +22,21 @@ from .values import (
     Attrs,
     BuiltinsSet,
     Env,
+    ImageCall,
+    LayerCall,
     ListValue,
     Null,
     Opaque,
     PathValue,
     Primop,
+    PulledImage,
     Thunk,
     Value,
     coerce_to_string,
     equal,
     expect,
     to_python,
+    type_name,
 )
 
 
@@ -417,3 +422,32 @@ def global_env(extra: dict[str, Value]) -> Env:
     root = Env(env_vars)
     return Env({k: Thunk.of(v) for k, v in extra.items()}, root)
 
+
+# One primop per builder, made when first reached: `pkgs.dockerTools.buildImage` and the
+# `buildImage` a Nixfile's function takes are one function, equal as Nix would have them.
+_BUILDERS: dict[str, Primop] = {}
+
+
+def builder(name: str) -> Primop:
+    """``buildImage`` and friends (dockerTools', nix2container's), however they were reached:
+    a primop whose application is the image: the call, a pulled image or a layer, with its
+    argument set, which spec.py reads."""
+    if name not in _BUILDERS:
+        _BUILDERS[name] = Primop(name, 1, lambda args, span: _build(name, args[0], span))
+    return _BUILDERS[name]
+
+
+def _build(name: str, arg: Thunk, span: Span) -> Value:
+    if name == f"{NIX2CONTAINER}.pullImageFromManifest":
+        raise EvalError(
+            "nix2container.pullImageFromManifest is not supported yet", span,
+            hint="use nix2container.pullImage { imageName; imageDigest; sha256; }: nixdf "
+            "writes it as FROM imageName@imageDigest.")
+    args = arg.force()
+    if not isinstance(args, Attrs):
+        raise EvalError(f"{name} takes an attribute set, got {type_name(args)}", span)
+    if name in ("pullImage", f"{NIX2CONTAINER}.pullImage"):
+        return PulledImage(args, span, name)
+    if name == f"{NIX2CONTAINER}.buildLayer":
+        return LayerCall(args, span)
+    return ImageCall(name, args, span)

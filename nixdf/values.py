@@ -49,13 +49,6 @@ class OpaqueUpdate(Opaque):
 
 
 @dataclass(slots=True, repr=False, eq=False)
-class Builder(ValueRecord):
-    """``buildImage`` and friends, however they were reached."""
-
-    name: str
-
-
-@dataclass(slots=True, repr=False, eq=False)
 class Thunk(Record):
     """An unevaluated expression and its scope; forced at most once."""
 
@@ -165,7 +158,7 @@ NULL = Null()
 
 
 Value = Union[  # noqa: UP007 - a runtime alias; `|` needs every class defined first anyway
-    str, bool, int, float, Null, PathValue, Attrs, ListValue, Closure, Primop, Builder,
+    str, bool, int, float, Null, PathValue, Attrs, ListValue, Closure, Primop,
     ImageCall, PulledImage, LayerCall, Opaque,
 ]
 
@@ -183,7 +176,7 @@ class Env(Record):
 _TYPE_NAMES: dict[type, str] = {
     bool: "a Boolean", str: "a string", int: "an integer", float: "a float",
     Null: "null", PathValue: "a path", Attrs: "a set", ListValue: "a list",
-    Closure: "a function", Primop: "a function", Builder: "a function",
+    Closure: "a function", Primop: "a function",
     ImageCall: "an image", PulledImage: "a pulled image", LayerCall: "a layer",
     Opaque: "a value only Nix knows",
 }
@@ -264,7 +257,7 @@ def to_python(value: Value, span: Span) -> object:
             return [to_python(t.force(), span) for t in value.items]
         case Opaque():
             raise EvalError(f"this value is {value.description}", value.span)
-        case Closure() | Primop() | Builder() | ImageCall() | PulledImage() | LayerCall():
+        case Closure() | Primop() | ImageCall() | PulledImage() | LayerCall():
             raise EvalError(f"cannot convert {type_name(value)} to data", span)
     return value
 
