@@ -38,7 +38,7 @@ def dockertools_spec(found: FoundImage, by_call: dict[int, str | None]) -> Image
     mtime = timestamp(args, "mtime")
     _compressor(args)
     packages_only(args)
-    from_image, from_attr = base_image(args, by_call, call)
+    from_image, from_attr = base_image(args, by_call, found.evaluated)
     # dockerTools' order: buildImage runs runAsRoot then extraCommands; the layered
     # builders run extraCommands, then fakeRootCommands (real root here, no fakeroot).
     order = (("extraCommands", "fakeRootCommands") if layered

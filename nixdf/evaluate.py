@@ -55,6 +55,14 @@ class FoundImage(ValueRecord):
     attr: str | None
     call: ImageCall
     key_span: Span
+    # The call as evaluation made it, where ``call`` reads the lock's values instead
+    # (lockfile.apply_lock): the one other images' fromImage reach.
+    origin: ImageCall | None = None
+
+    @property
+    def evaluated(self) -> ImageCall:
+        """The call as evaluation made it."""
+        return self.origin or self.call
 
 
 _IMAGE_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

@@ -91,7 +91,7 @@ def _specs(source: str, tree: Expr, images: list[FoundImage],
     """The images' specs, with the lock's values (``state``: the lock's, for the hint of a
     value that needs one), and a clash of two images' names."""
     with located(source), evaluation(tree.span):
-        with_refs = apply_lock(images, locked) if locked else set()
+        images, with_refs = apply_lock(images, locked) if locked else (images, set())
         try:
             specs = [dataclasses.replace(spec, store_refs=spec.attr in with_refs,
                                          closure=locked_closure(locked, spec.attr))

@@ -6,11 +6,12 @@ Making one (running Nix in the builder) is :mod:`nixdf.locking`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .evaluate import FoundImage, Thunk, from_json
+from .evaluate import Attrs, FoundImage, ImageCall, Thunk, from_json
 from .inputs import NixInputs
 from .layers import StorePath
 from .options import RenderOptions
@@ -109,22 +110,35 @@ def read_lock_data(nixfile: Path, key: str) -> tuple[dict[str, Any] | None, str]
     return data, "current"
 
 
-def apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]) -> set[str | None]:
-    """Put Nix's values in place of the static ones; the images whose values name store paths."""
+def apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]
+               ) -> tuple[list[FoundImage], set[str | None]]:
+    """The images with Nix's values in place of the static ones, and those whose values name
+    store paths.
+
+    A locked image reads a fresh argument set of its own: what evaluation made is left as it
+    was, and other images' ``fromImage`` still reach it (FoundImage.origin). One call reached
+    by two attributes stays one image: both read the one fresh set.
+    """
     import json
 
     with_refs: set[str | None] = set()
+    fresh: dict[int, ImageCall] = {}
     for image in images:
         values = locked.get(image.attr or "")
         if not isinstance(values, dict):
             continue
-        args = image.call.args
+        call = image.call
+        if id(call) not in fresh:
+            args = Attrs(dict(call.args.items), dict(call.args.key_spans), call.args.span)
+            fresh[id(call)] = ImageCall(call.builder, args, call.span)
+        args = fresh[id(call)].args
         for name in LOCKED_ARGUMENTS:
             if name in args.items and values.get(name) is not None:
                 args.items[name] = Thunk.of(from_json(values[name], args.key_spans[name]))
         if STORE_PATH.search(json.dumps(values)):
             with_refs.add(image.attr)
-    return with_refs
+    return [dataclasses.replace(image, call=fresh[id(image.call)], origin=image.call)
+            if id(image.call) in fresh else image for image in images], with_refs
 
 
 def closure_entry(line: str) -> dict[str, object]:

@@ -44,7 +44,7 @@ def nix2container_spec(found: FoundImage, by_call: dict[int, str | None]) -> Ima
     check_arguments(call, call.builder)
     name, tag = name_and_tag(call)
     packages_only(args)
-    from_image, from_attr = base_image(args, by_call, call)
+    from_image, from_attr = base_image(args, by_call, found.evaluated)
     layers = _explicit_layers(args)
     _check_perms(args, call.builder)
     created = (0 if optional_string(args, "created") in (None, NIX2CONTAINER_CREATED)

@@ -25,7 +25,7 @@ from .vocabulary import REFERENCE as REFERENCE
 
 def to_specs(images: Sequence[FoundImage]) -> list[ImageSpec]:
     """Check each image's arguments and config; values become plain tuples and strings."""
-    by_call = {id(found.call): found.attr for found in images}
+    by_call = {id(found.evaluated): found.attr for found in images}
     return [_to_spec(found, by_call) for found in images]
 
 
