@@ -115,18 +115,9 @@ def _source(argument: Path, target: str | None, overrides: list[str] | None,
     return path, None, dataclasses.replace(options, flake=request)
 
 
-def _render_locking(path: Path, options: api.RenderOptions, engine: str = "auto"
-                    ) -> api.Rendered:
-    """Render; a flake without a current lock is locked first (Nix finds its images)."""
-    try:
-        return api.render_path(path, options)
-    except NeedsLockError:
-        if options.flake is None:
-            raise
-    print(f"nixdf: Nix finds the images of {path}; writing {api.lock_path(path)}",
-          file=sys.stderr)
-    api.lock(api.prepare_lock(path, options, engine_choice=engine))
-    return api.render_path(path, options)
+def _say(message: str) -> None:
+    """What the library does on the way (a lock it writes), on stderr."""
+    print(f"nixdf: {message}", file=sys.stderr)
 
 
 def _fail(err: NixdfError) -> typer.Exit:
@@ -212,14 +203,14 @@ def render(
 
 
 def _write_lib(rendered: api.Rendered) -> None:
-    for path in write_lib(rendered.directory):
+    for path in write_lib(rendered.inputs.directory):
         print(f"nixdf: wrote {os.path.relpath(path)}", file=sys.stderr)
 
 
 def _report_stale_lib(rendered: api.Rendered, fix: list[str],
                       options: api.RenderOptions) -> bool:
     """Whether the Dockerfile's ``.nixdf/`` files are missing or not nixdf's, said on stderr."""
-    stale = stale_lib_files(rendered.directory)
+    stale = stale_lib_files(rendered.inputs.directory)
     for path in stale:
         print(f"nixdf: {path} is missing or not this nixdf's (the Dockerfile's steps run it); "
               f"run `{_command(fix, options)}`", file=sys.stderr)
@@ -229,7 +220,7 @@ def _report_stale_lib(rendered: api.Rendered, fix: list[str],
 def _render(nixfile: Path, options: api.RenderOptions) -> api.Rendered:
     """Render; what needs a lock says which command makes it, with the options given."""
     try:
-        rendered = _render_locking(nixfile, options)
+        rendered = api.render_locking(nixfile, options, notify=_say)
     except NeedsLockError as err:
         raise _with_lock_hint(err, nixfile, options) from None
     if rendered.wants_lock:
@@ -412,7 +403,7 @@ def build(
 
     Example: nixdf build examples/redis/Nixfile --target redis -t redis:dev -- --network=host
     """
-    from .engine import Command, PassThrough
+    from .engine import PassThrough
     from .plan import NETRC_SECRET
 
     nixfile = api.nixfile_at(nixfile)
@@ -430,34 +421,16 @@ def build(
                        netrc is not None, per_path)
     nixfile, target, options = _source(nixfile, target, override_input, options,
                                        tuple(platform or ()))
-    # The lock runs on the engine and builder the build does, and what it makes for the
-    # build (the package-set image) is not made twice.
-    made: tuple[Command, ...] = ()
-    try:
-        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
-                                     passthrough=passthrough, engine_choice=engine)
-    except NeedsLockError as err:
-        if dry_run:
+    if dry_run:
+        try:
+            prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
+                                         passthrough=passthrough, engine_choice=engine)
+        except NeedsLockError as err:
             raise _with_lock_hint(err, nixfile, options) from None
-        # Config or a script names what only Nix knows: lock first, then render with it.
-        print(f"nixdf: {nixfile} needs Nix's values; writing {api.lock_path(nixfile)}",
-              file=sys.stderr)
-        locking = api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets,
-                                   builder=builder)
-        api.lock(locking)
-        made = locking.sources
-        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
-                                     passthrough=passthrough, engine=locking.engine)
-    if prepared.rendered.wants_lock and not dry_run:
-        # Layered images get their layers from the closure the lock records.
-        print(f"nixdf: {nixfile} has layered images; writing {api.lock_path(nixfile)} for "
-              "their layers", file=sys.stderr)
-        locking = api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets,
-                                   builder=builder)
-        api.lock(locking)
-        made = locking.sources
-        prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
-                                     passthrough=passthrough, engine=prepared.engine)
+    else:
+        prepared = api.prepare_locked_build(nixfile, options, target=target,
+                                            tags=tuple(tag or ()), passthrough=passthrough,
+                                            engine_choice=engine, notify=_say)
     the_plan = prepared.rendered.plan
     target = the_plan.syntax or ("builtin-frontend" if the_plan.link else "docker-20.10")
     compat_note = f", Dockerfile target {target}"
@@ -466,7 +439,7 @@ def build(
     if dry_run:
         _print_commands(prepared, nixfile, options)
         return
-    api.build(prepared, made)
+    api.build(prepared)
 
 
 @app.command()
@@ -548,7 +521,7 @@ def gc(
           f"{size_text(report.after)} ({size_text(report.before - report.after)} freed)")
 
 
-def _print_commands(prepared: api.BuildPlan, nixfile: Path,
+def _print_commands(prepared: api.PreparedBuild, nixfile: Path,
                     options: api.RenderOptions) -> None:
     """The build as shell commands that run as printed."""
     import shlex

@@ -3,13 +3,14 @@ in its place.
 
 nixdf cannot see a flake's images statically: they come out of ``outputs``, through
 flake-utils, flake-parts or ``callPackage``. So Nix finds them, in the builder (the lock
-phase, ``templates/discover.nix.j2``): it evaluates the flake with its inputs (flake.lock,
-``--nixpkgs``, ``--override-input``), nixdf's builders in every ``dockerTools`` it
-reaches, and says for each image which builder made it with which arguments. nixdf writes
-that down as an ordinary Nixfile (:func:`nixfile_text`) whose derivations are opaque
-``pkgs`` values, and from there the pipeline is the Nixfile's: spec, plan, render. On the
-Nix side the Dockerfile's ``top`` is the flake's images at their attribute paths
-(``templates/flake.nix.j2``), so the build stage builds what the flake says.
+phase, ``discover`` in ``templates/flake-outputs.nix``): it evaluates the flake with its
+inputs (flake.lock, ``--nixpkgs``, ``--override-input``), nixdf's builders in every
+``dockerTools`` it reaches, and says for each image which builder made it with which
+arguments. nixdf writes that down as an ordinary Nixfile (:func:`nixfile_text`) whose
+derivations are opaque ``pkgs`` values, and from there the pipeline is the Nixfile's: spec,
+plan, render. On the Nix side the Dockerfile's ``top`` is the flake's images at their
+attribute paths (``templates/flake-outputs.nix``), so the build stage builds what the flake
+says.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import operator
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import syntax as s
@@ -36,6 +36,11 @@ class NixInputs(ValueRecord):
     context: Path
     nixfile: str
     paths: tuple[str, ...]
+
+    @property
+    def directory(self) -> Path:
+        """The Nixfile's directory: where its Dockerfile's ``.nixdf/`` goes."""
+        return self.context / PurePosixPath(self.nixfile).parent
 
 
 @dataclass(slots=True, repr=False, eq=False)

@@ -197,7 +197,7 @@ def test_sync_a_flake(engine_env: dict[str, str], offline_image: str, tmp_path: 
 def test_lock_key_ignores_where_the_checkout_is(tmp_path: Path) -> None:
     """The lock's key covers the replaced inputs by content and place in the context, so a
     copy of the same tree elsewhere finds the committed flake.nix.lock current."""
-    from nixdf import api
+    from nixdf import api, load, lockfile
     from nixdf.flake import FlakeRequest
 
     keys = []
@@ -205,12 +205,12 @@ def test_lock_key_ignores_where_the_checkout_is(tmp_path: Path) -> None:
         flake = flake_copy(tmp_path / copy, "callpackage")
         request = FlakeRequest("docker", "x86_64-linux",
                                (("flake-utils", str(tmp_path / copy / "flake-utils")),))
-        inputs, _, _ = api._flake_inputs(flake / "flake.nix", request)
-        keys.append(api._lock_key(inputs, api.RenderOptions(flake=request)))
+        inputs, _, _ = load.flake_inputs(flake / "flake.nix", request)
+        keys.append(lockfile.lock_key(inputs, api.RenderOptions(flake=request)))
     assert keys[0] == keys[1]
     (tmp_path / "two" / "flake-utils" / "flake.nix").write_text("{ outputs = _: { }; }\n")
-    inputs, _, _ = api._flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
-    assert api._lock_key(inputs, api.RenderOptions(flake=request)) != keys[0]
+    inputs, _, _ = load.flake_inputs(tmp_path / "two" / "callpackage" / "flake.nix", request)
+    assert lockfile.lock_key(inputs, api.RenderOptions(flake=request)) != keys[0]
 
 
 def test_flake_options_on_a_nixfile_are_refused() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nixdf import api
+from nixdf import api, failures
 from nixdf.engine import Engine
 from nixdf.errors import EngineError, NixdfError
 from nixdf.inputs import NixInputs
@@ -275,7 +275,7 @@ def test_a_download_nix_cannot_make_points_at_the_input_that_names_it(  # type: 
         .replace("URL", url if where == "nix/sources.json" else "elsewhere"))
     log = ("#9 4.616 error: unable to download "
            f"'{url}': Couldn't resolve host name (6)",)
-    located = api._nix_error(EngineError("the build failed", log),
+    located = failures.nix_error(EngineError("the build failed", log),
                              _inputs(tmp_path, "Nixfile", "nix"))
     assert located is not None and located.exit_code == 3
     assert str(located) == snapshot
