@@ -22,6 +22,7 @@ from .plan import EXTERNAL_NIXPKGS, SRC_DIR, ExternalSource, FlakeSetup, Nixpkgs
 from .record import ValueRecord
 from .spec import ImageSpec, name_clash, to_specs
 from .syntax import Expr
+from .vocabulary import carries
 
 
 @dataclass(slots=True, repr=False, eq=False)
@@ -209,15 +210,16 @@ def nixpkgs_source(spec: str | None, context: Path) -> tuple[Nixpkgs, ExternalSo
         if not sha256:
             raise UsageError(f"--nixpkgs {spec}: a tarball URL needs its hash",
                              hint="write URL#sha256=HASH (the hash fetchTarball expects).")
-        if any(c in url + sha256 for c in "'\"\\$ \n"):
-            raise UsageError(f"--nixpkgs {spec}: quotes, '$', '\\' and spaces are not allowed")
+        if any(c.isspace() for c in url + sha256):
+            raise UsageError(f"--nixpkgs {spec}: a URL has no spaces or line breaks")
         return Nixpkgs("tarball", url=url, sha256=sha256), None
     path = Path(spec).resolve()
     if not path.exists():
         raise UsageError(f"--nixpkgs {spec}: no such file or directory")
     directory, entry = (path, "") if path.is_dir() else (path.parent, path.name)
-    if any(c in entry for c in "'\"\\$"):
-        raise UsageError(f"--nixpkgs {spec}: the file name has a quote, '$' or '\\'")
+    if not carries(entry):
+        raise UsageError(f"--nixpkgs {spec}: the file name has a line break or another "
+                         "control character, which an ENV line cannot carry")
     if directory.is_relative_to(context):
         relative = directory.relative_to(context).as_posix()
         return Nixpkgs("context", context_path=relative, entry=entry), None

@@ -33,7 +33,7 @@ class RenderOptions(ValueRecord):
             if not re.fullmatch(_SUBSTITUTER, url):
                 raise UsageError(f"--substituter {url}: not a URL nixdf can pass on",
                                  hint="a URL such as https://cache.example.org, without "
-                                 "spaces, quotes, '$' or '\\'.")
+                                 "spaces.")
         for key in self.trusted_keys:
             if not re.fullmatch(_PUBLIC_KEY, key):
                 raise UsageError(f"--trusted-public-key {key}: not a Nix public key",
@@ -43,7 +43,7 @@ class RenderOptions(ValueRecord):
 
 
 # Patterns, compiled (and cached by re) the first time a cache option is given.
-_SUBSTITUTER = r"[a-z][a-z0-9+.-]*://[^\s'\"\\$`]+"
+_SUBSTITUTER = r"[a-z][a-z0-9+.-]*://\S+"
 _PUBLIC_KEY = r"[A-Za-z0-9._-]+:[A-Za-z0-9+/]+={0,2}"
 
 

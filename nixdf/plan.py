@@ -305,18 +305,13 @@ def cache_id(nix_image: str) -> str:
     return f"nixdf-nix-{digest[:16]}"
 
 
-
 def _working_dir(path: str | None) -> tuple[str, ...]:
-    """WorkingDir's names, a level each (relative to /, as WORKDIR takes it); none when
-    it climbs with ".." or a name holds what the builder's shell would need quoted
-    otherwise than in single quotes: WORKDIR makes those itself."""
+    """WorkingDir's names, a level each (relative to /, as WORKDIR takes it); none when it
+    climbs with "..": WORKDIR makes that itself. (The build stage's shell gets each name
+    quoted; a WorkingDir a Dockerfile line cannot carry was refused in spec.)"""
     names = tuple(name for name in (path or "").split("/") if name not in ("", "."))
-    if ".." in names or not all(_PLAIN_NAME.fullmatch(name) for name in names):
-        return ()
-    return names
+    return () if ".." in names else names
 
-
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9._+@%=,:~-]+")
 
 def _layers(spec: ImageSpec, stage: str, per_path: bool,
             base_layers: int) -> tuple[StoreLayer, ...]:

@@ -7,9 +7,7 @@ can neither start a new instruction nor expand a variable it did not mean to.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 from collections.abc import Iterable
 from functools import cache
 from hashlib import sha256
@@ -30,35 +28,10 @@ from .plan import (
     cache_id,
 )
 from .spec import Healthcheck
+from .vocabulary import dq, env_json, exec_json, pairs, shell_json, shell_quote, words_json
 
 # dockerTools runs runAsRoot with `set -e` and coreutils first on PATH.
 SCRIPT_PROLOGUE = "set -e; PATH=/nix/.nixdf/bin:/bin; export PATH\n"
-
-
-def exec_json(words: Iterable[str]) -> str:
-    """Exec form (RUN, CMD, ENTRYPOINT): JSON, which the Dockerfile never expands."""
-    return json.dumps(list(words), ensure_ascii=False)
-
-
-def _escape_word(word: str) -> str:
-    # BuildKit's word lexer treats \ $ ' " specially in VOLUME/COPY words, even in JSON form.
-    return "".join("\\" + c if c in "\\$'\"" else c for c in word)
-
-
-def words_json(words: Iterable[str]) -> str:
-    """JSON form of instructions that still expand variables (VOLUME, COPY)."""
-    return json.dumps([_escape_word(w) for w in words], ensure_ascii=False)
-
-
-def dq(text: str) -> str:
-    """A double-quoted word for ENV, LABEL, WORKDIR, USER, STOPSIGNAL."""
-    return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
-
-
-def pairs(items: Iterable[tuple[str, str]], key_filter: str | None) -> str:
-    """ENV/LABEL key=value pairs, one per continuation line."""
-    quote_key = dq if key_filter == "dq" else str
-    return " \\\n    ".join(f"{quote_key(k)}={dq(v)}" for k, v in items)
 
 
 def duration(nanoseconds: int) -> str:
@@ -83,38 +56,14 @@ def healthcheck(check: Healthcheck) -> str:
     return " ".join([*options, "CMD", command])
 
 
-def shell_word(text: str) -> str:
-    """A single-quoted shell word (for values already checked to hold no quote)."""
-    if "'" in text:
-        raise ValueError(f"cannot quote {text!r} for the builder's shell")
-    return f"'{text}'"
-
-
-def shell_quote(text: str) -> str:
-    """A shell word for any text (a Nix attribute path, a message)."""
-    return shlex.quote(text)
-
-
-def shell_json(value: object) -> str:
-    """A value as one shell word of compact JSON, for ``nix-build --argstr``."""
-    return shlex.quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-
-
 def image_arg(attr: str | None) -> str:
     """lib.nix's ``image`` argument: the image's attribute path in the Nixfile."""
-    return f"--argstr image {shlex.quote(attr or '')}"
+    return f"--argstr image {shell_quote(attr or '')}"
 
 
 def store_name(path: str) -> str:
     """``/nix/store/<hash>-name`` -> ``<hash>-name``."""
     return path.rsplit("/", 1)[-1]
-
-
-def nix_string(text: str) -> str:
-    """A Nix string literal that also survives inside single shell quotes."""
-    if "'" in text:
-        raise ValueError(f"cannot quote {text!r} for the builder's shell")
-    return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
 
 
 class _TemplateCache(jinja2.FileSystemBytecodeCache):
@@ -170,8 +119,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(exec_json=exec_json, words_json=words_json, dq=dq, pairs=pairs,
-                       healthcheck=healthcheck, nix_string=nix_string,
-                       shell_word=shell_word, shell_quote=shell_quote, shell_json=shell_json,
+                       healthcheck=healthcheck, shell_quote=shell_quote, shell_json=shell_json,
                        store_name=store_name, size_text=size_text,
                        utc=utc)
     return env
@@ -186,18 +134,10 @@ def _nixpkgs_env(plan: DockerfilePlan) -> tuple[str, str]:
 
 
 def _flake_env(flake: FlakeSetup) -> str:
-    """The flake's settings for lib.nix, as the double-quoted value of an ENV instruction:
-    JSON (see templates/flake-outputs.nix), a member a line."""
-    members = [("file", flake.flake_nix), ("system", flake.system), ("attr", flake.attr),
-               ("overrides", dict(flake.overrides))]
-    def member(key: str, value: object) -> str:
-        return json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False)
-
-    images = [member(key, list(path)) for key, path in flake.images]
-    lines = [member(key, value) for key, value in members]
-    lines.append('"images":{' + ", ".join(images) + "}")
-    escaped = ["".join("\\" + c if c in '\\"$' else c for c in line) for line in lines]
-    return '"{' + ", \\\n      ".join(escaped) + '}"'
+    """The flake's settings for lib.nix (see templates/flake-outputs.nix), an ENV value."""
+    return env_json([("file", flake.flake_nix), ("system", flake.system), ("attr", flake.attr),
+                     ("overrides", dict(flake.overrides)),
+                     ("images", {key: list(path) for key, path in flake.images})])
 
 
 def render_gc(nix_image: str, keep: int) -> str:
@@ -227,7 +167,7 @@ def size_text(size: int) -> str:
 def _nix_options(plan: DockerfilePlan) -> str:
     caches = plan.caches
     options = "".join(
-        f" --option {name} {shell_word(' '.join(values))}" for name, values in (
+        f" --option {name} {shell_quote(' '.join(values))}" for name, values in (
             ("extra-substituters", caches.substituters),
             ("extra-trusted-public-keys", caches.trusted_keys)) if values)
     if caches.netrc:

@@ -1,14 +1,19 @@
 """The Dockerfile's vocabulary: what an instruction can carry, as the Dockerfile reference
-and BuildKit's parser take it.
+and BuildKit's parser take it, and how a value is quoted for each.
 
 spec.py and imageconfig.py refuse a value here, early and at its place in the Nixfile,
 rather than let it reach a Dockerfile line that would mean something else (a line break
-that starts another instruction, a final backslash that joins the next one).
+that starts another instruction, a final backslash that joins the next one); render.py
+quotes every value with the functions at the end, so that it can neither start a new
+instruction nor expand a variable it did not mean to.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+from collections.abc import Iterable
 
 # Docker's reference grammar (distribution/reference): lower-case path components,
 # an optional registry host with port, and tags of at most 128 characters.
@@ -52,3 +57,52 @@ def label_key(name: str) -> bool:
 def volume_path(path: str) -> bool:
     """Whether VOLUME can carry ``path``: it trims each path, so outer spaces are lost."""
     return bool(path) and path == path.strip()
+
+
+# --- quoting, for render.py's templates ------------------------------------------------
+
+
+def exec_json(words: Iterable[str]) -> str:
+    """Exec form (RUN, CMD, ENTRYPOINT): JSON, which the Dockerfile never expands."""
+    return json.dumps(list(words), ensure_ascii=False)
+
+
+def _escape_word(word: str) -> str:
+    # BuildKit's word lexer treats \ $ ' " specially in VOLUME/COPY words, even in JSON form.
+    return "".join("\\" + c if c in "\\$'\"" else c for c in word)
+
+
+def words_json(words: Iterable[str]) -> str:
+    """JSON form of instructions that still expand variables (VOLUME, COPY)."""
+    return json.dumps([_escape_word(w) for w in words], ensure_ascii=False)
+
+
+def dq(text: str) -> str:
+    """A double-quoted word for ENV, LABEL, WORKDIR, USER, STOPSIGNAL."""
+    return '"' + "".join("\\" + c if c in '\\"$' else c for c in text) + '"'
+
+
+def pairs(items: Iterable[tuple[str, str]], key_filter: str | None) -> str:
+    """ENV/LABEL key=value pairs, one per continuation line."""
+    quote_key = dq if key_filter == "dq" else str
+    return " \\\n    ".join(f"{quote_key(k)}={dq(v)}" for k, v in items)
+
+
+def shell_quote(text: str) -> str:
+    """One word of a RUN's shell for any text: what reaches the builder's shell from a
+    Nixfile or the command line (a WorkingDir name, an attribute path) is quoted, never
+    refused for a quote."""
+    return shlex.quote(text)
+
+
+def shell_json(value: object) -> str:
+    """A value as one shell word of compact JSON, for ``nix-build --argstr``."""
+    return shlex.quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def env_json(members: Iterable[tuple[str, object]]) -> str:
+    """A JSON object as the double-quoted value of an ENV instruction, a member a
+    continuation line (JSON takes the lines' indentation as white space)."""
+    lines = [dq(json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False))
+             for key, value in members]
+    return '"{' + ", \\\n      ".join(line[1:-1] for line in lines) + '}"'

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -187,12 +188,15 @@ def test_layers_are_identical_across_clean_builds(engine_env, offline_image) -> 
     assert built[0] == built[1]
 
 
+@pytest.mark.parametrize("workdir", ["/srv/app", "/srv/it's $HOME \\ `id`"])
 def test_a_working_dir_is_made_in_the_root_so_its_layer_repeats(  # type: ignore[no-untyped-def]
-        engine_env, offline_image, tmp_path) -> None:
-    # WORKDIR would make /srv/app with the build's time: a layer new at every build.
+        engine_env, offline_image, tmp_path, workdir: str) -> None:
+    # WORKDIR would make /srv/app with the build's time: a layer new at every build. A name
+    # the shell needs quoted is quoted, not left to WORKDIR.
     nixfile = tmp_path / "Nixfile"
+    nix_text = workdir.replace("\\", "\\\\").replace("$", "\\$")
     nixfile.write_text('{ pkgs, buildImage }: buildImage { name = "nixdf-test/workdir"; '
-                       'copyToRoot = pkgs.hello; config.WorkingDir = "/srv/app"; }\n')
+                       f'copyToRoot = pkgs.hello; config.WorkingDir = "{nix_text}"; }}\n')
     built = []
     for round_ in (1, 2):
         build(engine_env, offline_image, nixfile, "-t", f"nixdf-test/workdir:{round_}",
@@ -200,8 +204,8 @@ def test_a_working_dir_is_made_in_the_root_so_its_layer_repeats(  # type: ignore
         built.append(layers(engine_env, f"nixdf-test/workdir:{round_}"))
     assert built[0] == built[1]
     tree = files(engine_env, "nixdf-test/workdir:1")
-    assert tree["srv/app"].isdir() and tree["srv/app"].mtime == 1
-    assert config(engine_env, "nixdf-test/workdir:1")["WorkingDir"] == "/srv/app"
+    assert tree[workdir[1:]].isdir() and tree[workdir[1:]].mtime == 1
+    assert config(engine_env, "nixdf-test/workdir:1")["WorkingDir"] == workdir
 
 
 def test_a_frontend_the_engine_cannot_fetch_gets_a_way_out(engine_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -334,3 +338,14 @@ def test_kept_dirlinks_are_never_written_through(engine_env, offline_image, tmp_
     store = [n for n in files(engine_env, "nixdf-test/dirlinks:hello") if n.endswith("/bin")]
     assert store and not any(n.endswith("redis-server") for n in
                              files(engine_env, "nixdf-test/dirlinks:hello"))
+
+
+def test_a_package_set_file_whose_name_needs_quoting(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, tmp_path) -> None:
+    # It reaches the builder in an ENV value, quoted as ENV takes it: nothing to refuse.
+    shutil.copytree(OFFLINE_PKGS, tmp_path / "pkgs")
+    (tmp_path / "pkgs" / "default.nix").rename(tmp_path / "pkgs" / "it's $set.nix")
+    shutil.copy(ROOT / "examples" / "redis" / "Nixfile", tmp_path / "Nixfile")
+    build(engine_env, offline_image, tmp_path / "Nixfile", "-t", "nixdf-test/quoted-set:1",
+          nixpkgs=tmp_path / "pkgs" / "it's $set.nix")
+    assert "redis stand-in" in run(engine_env, "nixdf-test/quoted-set:1")

@@ -23,7 +23,7 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image layered --no-out-link > /nixdf/contents; \
     closure_of /nixdf/contents; copy_closure; link_contents; own_store 0:0; scripts_shell root; \
-    make_workdir 'var' 'lib' 'app'; stamp 1
+    make_workdir var lib app; stamp 1
 
 # layered-scripts: extraCommands and fakeRootCommands as root over the image root, a shell from the builder over /nix.
 FROM scratch AS layered-scripts

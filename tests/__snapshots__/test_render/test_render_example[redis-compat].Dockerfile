@@ -22,7 +22,7 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     set -eu; . /nixdf/lib/lib.sh; \
     nix-build /nixdf/lib/lib.nix -A contents --argstr image redis --no-out-link > /nixdf/contents; \
     closure_of /nixdf/contents; copy_closure; copy_contents; own_root; scripts_shell root; \
-    make_workdir 'data'; stamp 1
+    make_workdir data; stamp 1
 
 # redis-scripts: runAsRoot as root over the image root, a shell from the builder over /nix.
 FROM scratch AS redis-scripts
