@@ -36,7 +36,6 @@ RUN --mount=type=cache,id=nixdf-nix-377d4887aca98f0d,target=/nix,from=nix,source
     n2c_layer 0 /out/root; \
     # Every entry root:root, /nix and /nix/store mode 0755, as nix2container writes them; then perms.
     n2c_finish; \
-    ; \
     # initializeNixDatabase: a Nix database of the store paths the image holds, each a GC root.
     nix_db /out/root /nixdf/held /nixdf/db-paths; n2c_db_owner /out/root 0:0; \
     stamp 1
