@@ -1,8 +1,9 @@
 """From a Dockerfile plan to Dockerfile text; the only user of jinja2.
 
-All Dockerfile text lives in templates/. The filters here are the escaping
-rules: every string that came from a Nixfile passes through one of them, so it
-can neither start a new instruction nor expand a variable it did not mean to.
+All Dockerfile text lives in templates/; the Nix and shell the steps run, in the static
+files of .nixdf/ (nixdf.libfiles). Every string that came from a Nixfile passes through
+one of the quoting filters of nixdf.vocabulary, so it can neither start a new instruction
+nor expand a variable it did not mean to.
 """
 
 from __future__ import annotations
