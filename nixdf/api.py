@@ -52,6 +52,7 @@ from .plan import (
     plan,
 )
 from .record import ValueRecord
+from .registrations import registrations as dump_registrations
 from .render import render, render_gc
 from .spec import (
     REFERENCE,
@@ -984,9 +985,10 @@ class LockPlan(ValueRecord):
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
                  engine_choice: str = "auto", secrets: tuple[str, ...] = (),
-                 builder: str | None = None) -> LockPlan:
+                 builder: str | None = None, all_closures: bool = False) -> LockPlan:
     """Have Nix evaluate, in the builder (buildx's ``builder`` when given), every image's
-    config and scripts."""
+    config and scripts; with ``all_closures`` record every image's closure, not only the
+    layered ones' (for --nix-cache-from, nixdf.cachefrom)."""
     from .engine import PassThrough, check_supported, probe
     from .render import render_lock
 
@@ -1019,7 +1021,7 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     attrs = [image.attr for image in images]
-    layered = [image.attr for image in images if records_closure(image.call)]
+    layered = [image.attr for image in images if all_closures or records_closure(image.call)]
     nixpkgs, external = _nixpkgs(options.nixpkgs, inputs.context)
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
@@ -1070,7 +1072,11 @@ def lock(prepared: LockPlan) -> Path:
         for index, attr in enumerate(prepared.layered):
             lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
             images[attr or ""]["closure"] = [_closure_entry(line) for line in lines if line]
+        # What --nix-cache-from needs to take these paths from an image (nixdf.cachefrom).
+        registrations = dump_registrations(dest)
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
+    if registrations:
+        data["registrations"] = registrations
     if found is not None:
         data["flake"] = found
     path = lock_path(prepared.nixfile)

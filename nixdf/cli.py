@@ -9,13 +9,16 @@ Exit codes: 0 success, 1 a checked Dockerfile is stale, 2 bad Nixfile or usage,
 # needs is imported at the top; the build's modules are imported by `build` itself.
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import api, defaults
-from .errors import NeedsLockError, NixdfError, UsageError
+from . import api, cachefrom, defaults
+from .errors import EngineError, NeedsLockError, NixdfError, UsageError
 from .render import size_text
+
+if TYPE_CHECKING:
+    from .engine import Command
 
 app = typer.Typer(
     add_completion=True,
@@ -373,6 +376,10 @@ def build(
     engine: EngineOpt = "auto",
     override_input: OverrideOpt = None,
     impure: ImpureOpt = False,
+    nix_cache_from: Annotated[Many, typer.Option(
+        "--nix-cache-from", metavar="IMAGE", help="Take the store paths Nix would build and "
+        "IMAGE holds (the image built last time) into the /nix cache first, each checked "
+        "against the NAR hash the lock file records; repeatable.")] = None,
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -403,6 +410,11 @@ def build(
     # The lock runs on the engine and builder the build does, and what it makes for the
     # build (the package-set image) is not made twice.
     made: tuple[Command, ...] = ()
+    # --nix-cache-from: the /nix cache takes what the images hold first, before any lock or
+    # build runs Nix (nixdf.cachefrom); the lock then records every image's closure.
+    sources = tuple(nix_cache_from or ())
+    if sources:
+        made = _seed(nixfile, options, sources, engine, secrets, builder, dry_run, override_input)
     try:
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine_choice=engine)
@@ -413,17 +425,24 @@ def build(
         print(f"nixdf: {nixfile} needs Nix's values; writing {api.lock_path(nixfile)}",
               file=sys.stderr)
         locking = api.prepare_lock(nixfile, options, engine_choice=engine, secrets=secrets,
-                                   builder=builder)
+                                   builder=builder, all_closures=bool(sources))
         api.lock(locking)
         made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                      passthrough=passthrough, engine=locking.engine)
+    lock_file = api.lock_path(nixfile)
+    record = bool(sources) and not dry_run and cachefrom.wants_records(lock_file,
+                                                                        prepared.rendered)
     if prepared.rendered.wants_lock and not dry_run:
         # Layered images get their layers from the closure the lock records.
-        print(f"nixdf: {nixfile} has layered images; writing {api.lock_path(nixfile)} for "
+        print(f"nixdf: {nixfile} has layered images; writing {lock_file} for "
               "their layers", file=sys.stderr)
+    elif record:
+        print(f"nixdf: writing {lock_file}: the NAR hashes of the images' store paths, for the "
+              "next --nix-cache-from", file=sys.stderr)
+    if (prepared.rendered.wants_lock and not dry_run) or record:
         locking = api.prepare_lock(nixfile, options, engine=prepared.engine, secrets=secrets,
-                                   builder=builder)
+                                   builder=builder, all_closures=bool(sources))
         api.lock(locking)
         made = locking.sources
         prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
@@ -437,6 +456,31 @@ def build(
         _print_commands(prepared, nixfile, options)
         return
     api.build(prepared, made)
+
+
+def _seed(nixfile: Path, options: api.RenderOptions, sources: tuple[str, ...], engine: str,
+          secrets: tuple[str, ...], builder: str | None, dry_run: bool,
+          overrides: list[str] | None) -> "tuple[Command, ...]":
+    """--nix-cache-from: the seed build (nixdf.cachefrom), and what it made that the build
+    needs too. A source that cannot be read leaves the build to Nix, with a word."""
+    from .engine import probe
+
+    cachefrom.check_sources(sources)
+    if options.flake is not None or overrides:
+        raise UsageError("--nix-cache-from: not for flakes yet", hint="build a Nixfile.")
+    if dry_run:
+        print(f"nixdf: --dry-run: the seed build from {', '.join(sources)} is left out",
+              file=sys.stderr)
+        return ()
+    seeding = cachefrom.prepare_seed(nixfile, options, sources, probe(engine), secrets, builder)
+    made = seeding.commands(Path())[:-1]
+    try:
+        print(cachefrom.seed(seeding).summary(sources), file=sys.stderr)
+    except EngineError as err:
+        last = err.log[-1] if err.log else str(err)
+        print(f"nixdf: --nix-cache-from {', '.join(sources)}: the seed build failed ({last}); "
+              "Nix builds what the cache lacks", file=sys.stderr)
+    return made
 
 
 @app.command()

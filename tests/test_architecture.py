@@ -10,9 +10,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
-LAYERS = ["__main__", "cli", "api", "engine render buildlog", "plan inputs flake", "spec",
-          "evaluate", "parse", "lexer tables layers builders defaults syntax",
-          "errors cachedir record progress"]
+LAYERS = ["__main__", "cli", "cachefrom", "api", "engine render buildlog", "plan inputs flake",
+          "spec", "evaluate", "parse", "lexer tables layers builders defaults syntax",
+          "registrations", "errors cachedir record progress"]
 OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
 
 
