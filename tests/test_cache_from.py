@@ -1,0 +1,145 @@
+"""`nixdf build --nix-cache-from IMAGE`: a fresh runner takes from the image built last time
+the store paths that did not change, and Nix builds only the rest.
+
+A fresh runner is a /nix cache that was never used: each build here names the offline
+builder image by a tag of its own, and nixdf keys the cache by that name (plan.cache_id),
+so nothing is pruned on the shared engines and no other test's cache is touched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import OFFLINE_PKGS, ROOT, docker
+
+pytestmark = pytest.mark.docker
+
+NIXFILE = """{ pkgs, BUILDER }:
+BUILDER {
+  name = "nixdf-test/cache-from";
+  tag = "TAG";
+  contents = [ pkgs.hello pkgs.redis ];
+  config.Cmd = [ "/bin/hello" ];
+}
+"""
+GREETING = '"Hello from nixdf"'
+
+
+class Runner:
+    """Builds of one test: its images and its builder-image names (each a /nix cache)."""
+
+    def __init__(self, env: dict[str, str], offline_image: str, context: Path) -> None:
+        self.env, self.offline_image, self.context = env, offline_image, context
+        self.run_id = uuid.uuid4().hex[:12]
+        self.refs: list[str] = []
+
+    def tag(self, name: str) -> str:
+        ref = f"nixdf-test/cache-from-{name}:{self.run_id}"
+        self.refs.append(ref)
+        return ref
+
+    def cache(self, name: str) -> str:
+        """A builder-image name never used before: an empty /nix cache, as on a fresh runner."""
+        ref = self.tag(f"nix-{name}")
+        docker(self.env, "tag", self.offline_image, ref)
+        return ref
+
+    def build(self, cache: str, tag: str, *args: str) -> subprocess.CompletedProcess[str]:
+        # The Nixfile's tag is the build's own: every Nix step has input of its own, so that
+        # BuildKit's cache (which Docker 26 keys without the cache mount's id) never answers
+        # for Nix; the derivations do not depend on it.
+        nixfile = self.context / "Nixfile"
+        own = f'tag = "{tag.split(":")[0].rpartition("/")[2]}-{self.run_id}"'
+        nixfile.write_text(re.sub(r'tag = "[^"]*"', own, nixfile.read_text()))
+        done = subprocess.run(
+            [sys.executable, "-m", "nixdf", "build", str(self.context / "Nixfile"),
+             "--nix-image", cache, "--nixpkgs", str(self.context / "pkgs"), "-t", tag,
+             "--progress", "plain", *args],
+            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-4000:]
+        return done
+
+    def layers(self, ref: str) -> list[str]:
+        return docker(self.env, "image", "inspect", "-f", "{{json .RootFS.Layers}}",
+                      ref).stdout.split()
+
+
+def built(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """The derivations Nix built, by name, from the build log."""
+    return sorted(re.findall(r"building '/nix/store/[0-9a-z]{32}-(.+?)\.drv'", done.stderr))
+
+
+@pytest.fixture
+def runner(engine_env: dict[str, str], offline_image: str, tmp_path: Path,
+           request: pytest.FixtureRequest) -> Iterator[Runner]:
+    context = tmp_path / "app"
+    context.mkdir()
+    shutil.copytree(OFFLINE_PKGS, context / "pkgs")
+    builder = getattr(request, "param", "buildLayeredImage")
+    (context / "Nixfile").write_text(NIXFILE.replace("BUILDER", builder))
+    made = Runner(engine_env, offline_image, context)
+    yield made
+    docker(engine_env, "rmi", "-f", *made.refs, check=False)
+
+
+def change_leaf(context: Path) -> None:
+    """The greeting changes: greetings and hello are new store paths, busybox and redis not."""
+    default = context / "pkgs" / "default.nix"
+    text = default.read_text()
+    assert GREETING in text
+    default.write_text(text.replace(GREETING, '"Hello again from nixdf"', 1))
+
+
+@pytest.mark.parametrize("runner", ["buildLayeredImage", "buildImage"], indirect=True)
+def test_a_fresh_runner_builds_only_what_changed(runner: Runner) -> None:
+    first = runner.cache("first")
+    v1 = runner.tag("v1")
+    assert built(runner.build(first, v1, "--nix-cache-from", v1 + "-absent")) == [
+        "busybox-static", "greetings-1.0", "hello", "redis-server"]
+    change_leaf(runner.context)
+    # Before the warm build, so that BuildKit has nothing of the new version cached.
+    fresh = runner.build(runner.cache("fresh"), fresh_tag := runner.tag("fresh"),
+                         "--nix-cache-from", v1)
+    assert built(fresh) == ["greetings-1.0", "hello"], fresh.stderr[-4000:]
+    assert "took 2 of the 4 store paths the /nix cache lacked" in fresh.stderr
+    warm = runner.build(first, warm_tag := runner.tag("warm"))
+    assert built(warm) == ["greetings-1.0", "hello"]
+    assert runner.layers(fresh_tag) == runner.layers(warm_tag)
+    # Without the option, a fresh runner builds everything: the test measures the option.
+    cold = runner.build(runner.cache("cold"), runner.tag("cold"))
+    assert built(cold) == ["busybox-static", "greetings-1.0", "hello", "redis-server"]
+
+
+def test_a_path_changed_in_the_source_image_is_built_not_taken(runner: Runner) -> None:
+    first = runner.cache("first")
+    v1 = runner.tag("v1")
+    runner.build(first, v1)
+    # The same name, other bytes: redis-server's script in the image says something else.
+    lock = (runner.context / "Nixfile.lock").read_text()
+    redis = re.search(r"/nix/store/[0-9a-z]{32}-redis-server", lock)
+    assert redis, "the lock records redis-server's store path"
+    script = runner.context / "redis-server"
+    script.write_text("#!/bin/sh\necho tampered\n")
+    script.chmod(0o555)
+    container = docker(runner.env, "create", v1).stdout.strip()
+    try:
+        docker(runner.env, "cp", str(script), f"{container}:{redis.group()}/bin/redis-server")
+        docker(runner.env, "commit", container, tampered := runner.tag("tampered"))
+    finally:
+        docker(runner.env, "rm", "-f", container, check=False)
+    again = runner.build(runner.cache("fresh"), rebuilt := runner.tag("rebuilt"),
+                         "--nix-cache-from", tampered)
+    assert built(again) == ["redis-server"], again.stderr[-4000:]
+    assert re.search(rf"nixdf: --nix-cache-from: {redis.group()} in a source image is not what "
+                     r"Nix built \(NAR hash sha256:[0-9a-f]{64}, the lock records "
+                     r"sha256:[0-9a-f]{64}\): not taken, Nix builds it", again.stderr)
+    assert "1 not what Nix built" in again.stderr
+    assert runner.layers(rebuilt) == runner.layers(v1)
