@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .errors import UsageError
 from .record import ValueRecord
 from .registrations import Registration, recorded
+from .render import size_text
 
 if TYPE_CHECKING:
     from .api import Rendered, RenderOptions
@@ -70,6 +71,7 @@ class SeedPlan(ValueRecord):
     dockerfile: str
     context: Path
     external_nixpkgs: ExternalSource | None
+    records: tuple[Registration, ...] = ()
     secrets: tuple[str, ...] = ()
     builder: str | None = None
 
@@ -106,9 +108,11 @@ class SeedReport(ValueRecord):
         return cls(*(tuple(kinds.get(k, ())) for k in (
             "taken", "mismatch", "absent", "unrecorded", "unreferenced")), wanted, missing)
 
-    def summary(self, sources: tuple[str, ...]) -> str:
+    def summary(self, sources: tuple[str, ...], records: tuple[Registration, ...]) -> str:
+        size = {record.path: record.nar_size for record in records}
+        taken = sum(size.get(path, 0) for path in self.taken)
         text = (f"nixdf: --nix-cache-from {', '.join(sources)}: took {len(self.taken)} of the "
-                f"{self.missing} store paths the /nix cache lacked")
+                f"{self.missing} store paths the /nix cache lacked ({size_text(taken)})")
         notes = [f"{len(paths)} {what}" for paths, what in (
             (self.mismatched, "not what Nix built"), (self.absent, "in no source image"),
             (self.unrecorded, "with no hash in the lock file"),
@@ -141,9 +145,10 @@ def prepare_seed(nixfile: Path, options: RenderOptions, sources: tuple[str, ...]
     nixpkgs, external = api._nixpkgs(options.nixpkgs, inputs.context)
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
-    text = render_seed(the_plan, [image.attr for image in images], sources,
-                       recorded(api.lock_path(nixfile)), run_id=f"{time.time_ns():x}")
-    return SeedPlan(engine, sources, text, inputs.context, external, secrets, builder)
+    records = recorded(api.lock_path(nixfile))
+    text = render_seed(the_plan, [image.attr for image in images], sources, records,
+                       run_id=f"{time.time_ns():x}")
+    return SeedPlan(engine, sources, text, inputs.context, external, records, secrets, builder)
 
 
 def seed(prepared: SeedPlan, made: tuple[Command, ...] = ()) -> SeedReport:

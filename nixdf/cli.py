@@ -475,7 +475,7 @@ def _seed(nixfile: Path, options: api.RenderOptions, sources: tuple[str, ...], e
     seeding = cachefrom.prepare_seed(nixfile, options, sources, probe(engine), secrets, builder)
     made = seeding.commands(Path())[:-1]
     try:
-        print(cachefrom.seed(seeding).summary(sources), file=sys.stderr)
+        print(cachefrom.seed(seeding).summary(sources, seeding.records), file=sys.stderr)
     except EngineError as err:
         last = err.log[-1] if err.log else str(err)
         print(f"nixdf: --nix-cache-from {', '.join(sources)}: the seed build failed ({last}); "
