@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # a quote or a space would start another option.
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*(@sha256:[0-9a-f]{64})?")
 # One shell argument holds at most 128 KiB: the records go in parts well below that.
-_CHUNK_BYTES = 96 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 def wants_records(lock: Path, rendered: Rendered) -> bool:
