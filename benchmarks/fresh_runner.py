@@ -7,15 +7,20 @@ scripts/modern-engine.sh import):
 
 The image is benchmarks/service/Nixfile (the app of benchmarks/service-pkgs: about 30 store
 paths, 150 MB); the change is its 35 MB data leaf (dataVersion). On each engine, in one run:
-nixdf builds the first version (v1, on whatever cache the engine has); the warm rebuild of
-the changed leaf; then, each after `docker builder prune -af` (every build cache and cache
-mount of that engine: a fresh runner; it also drops other builds' caches on a shared engine,
-so run it rarely), the changed version by nixdf without the option, by nixdf with
-`--nix-cache-from` the v1 image, and by the hand-written recipe of service.py. Each fresh
-nixdf build starts from the lock file v1 left (as a CI checkout of the previous commit's
-lock would). The table gives seconds, the derivations Nix built (from the build log), the
-megabytes the seed took from the v1 image, whether the image's layers are the warm
-rebuild's, and the issue's target: with the option, at most 2x the warm leaf rebuild.
+nixdf builds the first version (v1) and the warm rebuild of the changed leaf on one /nix
+cache; then the changed version on a fresh runner: by nixdf without the option, by nixdf
+with `--nix-cache-from` the v1 image, and by the hand-written recipe of service.py.
+
+A fresh runner, without pruning the shared engines: each nixdf build names the builder
+image by a tag of this run's own (nixdf keys the /nix cache by it: an empty cache) and its
+Nixfile a tag of its own (so no BuildKit step can come from the cache, which Docker 26 keys
+without the cache id); the recipe builds with --no-cache. (`docker builder prune -af`, the
+first version of this script, also emptied caches other builds were using, and one of them
+refilled the shared /nix cache mid-run.) The cache mounts the run made are removed at the
+end, by id. Each fresh nixdf build starts from the lock file v1 left (as a CI checkout of
+the previous commit's lock would). The table gives seconds, the derivations Nix built (from
+the build log), the megabytes the seed took from the v1 image, whether the image's layers
+are the warm rebuild's, and the issue's target: with the option, at most 2x the warm leaf rebuild.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -63,10 +69,11 @@ def _run(argv: list[str], env: dict[str, str], stdin: str | None = None) -> str:
     return done.stdout + done.stderr
 
 
-def nixdf(context: Path, tag: str, env: dict[str, str], *flags: str) -> tuple[float, str]:
+def nixdf(context: Path, tag: str, env: dict[str, str], builder: str,
+          *flags: str) -> tuple[float, str]:
     start = time.perf_counter()
     log = _run([sys.executable, "-m", "nixdf", "build", str(context / "Nixfile"), "--nix-image",
-                BUILDER, "--nixpkgs", str(context / "pkgs"), "-t", tag, "--progress", "plain",
+                builder, "--nixpkgs", str(context / "pkgs"), "-t", tag, "--progress", "plain",
                 *flags], env)
     return time.perf_counter() - start, log
 
@@ -89,26 +96,43 @@ def layers(ref: str, env: dict[str, str]) -> list[str]:
                             "{{json .RootFS.Layers}}", ref], env).splitlines()[0])
 
 
-def prune(env: dict[str, str]) -> None:
-    _run([env["NIXDF_DOCKER"], "builder", "prune", "-a", "-f"], env)
+def cache_mounts(env: dict[str, str]) -> set[str]:
+    """The ids of the engine's cache-mount records (`docker system df -v`)."""
+    out = _run([env["NIXDF_DOCKER"], "system", "df", "-v"], env)
+    return set(re.findall(r"^(\w+)\s+exec\.cachemount\s", out, re.MULTILINE))
 
 
 def measure(engine: str) -> dict[str, dict[str, float]]:
     env = engine_env(engine)
     docker = env["NIXDF_DOCKER"]
+    run_id = uuid.uuid4().hex[:12]
+    before = cache_mounts(env)
+    builders: list[str] = []
+
+    def build(context: Path, name: str, cache: str, *flags: str) -> tuple[float, str]:
+        """nixdf build on the /nix cache ``cache`` of this run, the Nixfile tagged ``name``."""
+        builder = f"nixdf-offline/nix:fresh-{cache}-{run_id}"
+        if builder not in builders:
+            _run([docker, "tag", BUILDER, builder], env)
+            builders.append(builder)
+        nixfile = context / "Nixfile"
+        nixfile.write_text(re.sub(r'tag = "[^"]*"', f'tag = "{name}-{run_id}"',
+                                  nixfile.read_text()))
+        return nixdf(context, f"bench/fresh:{name}", env, builder, *flags)
+
     table: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         context = Path(tmp) / "v1"
         context.mkdir()
         prepare(context)
         set_versions(context, V1)
-        seconds, log = nixdf(context, "bench/fresh:v1", env)
+        seconds, log = build(context, "v1", "warm")
         table["v1"] = {"s": seconds, "built": built(log)}
         # The fresh runners check out the lock v1 left; the warm rebuild goes on in place.
         for name in ("fresh-plain", "fresh-seeded"):
             shutil.copytree(context, Path(tmp) / name)
         set_versions(context, V2)
-        seconds, log = nixdf(context, "bench/fresh:warm", env)
+        seconds, log = build(context, "warm", "warm")
         table["warm leaf rebuild"] = {"s": seconds, "built": built(log)}
         warm = layers("bench/fresh:warm", env)
         for row, name, flags in (
@@ -117,18 +141,20 @@ def measure(engine: str) -> dict[str, dict[str, float]]:
                  ("--nix-cache-from", "bench/fresh:v1"))):
             fresh = Path(tmp) / name
             set_versions(fresh, V2)
-            prune(env)
-            seconds, log = nixdf(fresh, f"bench/fresh:{name}", env, *flags)
+            seconds, log = build(fresh, name, name, *flags)
             table[row] = {"s": seconds, "built": built(log), "MB taken": taken_mb(log),
                           "layers = warm's": float(layers(f"bench/fresh:{name}", env) == warm)}
-        prune(env)
-        set_versions(context, V2)
         start = time.perf_counter()
-        _run([docker, "build", "-q", "-t", "bench/fresh:recipe", "-f", "-", str(context)], env,
-             stdin=RECIPE)
+        _run([docker, "build", "-q", "--no-cache", "-t", "bench/fresh:recipe", "-f", "-",
+              str(context)], env, stdin=RECIPE)
         table["fresh, hand recipe"] = {"s": time.perf_counter() - start}
         _run([docker, "rmi", "bench/fresh:v1", "bench/fresh:warm", "bench/fresh:fresh-plain",
-              "bench/fresh:fresh-seeded", "bench/fresh:recipe"], env)
+              "bench/fresh:fresh-seeded", "bench/fresh:recipe", *builders], env)
+    # This run's caches: the records that were not there before it (another build's that
+    # appeared meanwhile and is in use is kept by the engine; one not in use rebuilds).
+    for record in sorted(cache_mounts(env) - before):
+        subprocess.run([docker, "builder", "prune", "-f", "--filter", f"id={record}"], env=env,
+                       capture_output=True)
     return table
 
 
