@@ -117,7 +117,12 @@ class SeedReport(ValueRecord):
             (self.mismatched, "not what Nix built"), (self.absent, "in no source image"),
             (self.unrecorded, "with no hash in the lock file"),
             (self.unreferenced, "without their references")) if paths]
-        return text + (f" ({', '.join(notes)}: Nix builds them)" if notes else "")
+        text += f" ({', '.join(notes)}: Nix builds them)" if notes else ""
+        if self.unrecorded:
+            # A plain buildImage built without the option: its lock (if any) has no closure.
+            text += ("; the lock this build writes records them for the next --nix-cache-from "
+                     "(commit it)")
+        return text
 
 
 def prepare_seed(nixfile: Path, options: RenderOptions, sources: tuple[str, ...],

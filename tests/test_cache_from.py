@@ -126,6 +126,27 @@ def test_a_fresh_runner_builds_only_what_changed(runner: Runner) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("runner", ["buildImage"], indirect=True)
+def test_a_plain_image_built_without_the_option_is_recorded_by_the_first_run_with_it(
+        runner: Runner) -> None:
+    # buildImage needs no lock: built without the option, nothing records its store paths,
+    # and none of them is taken, however the image holds them.
+    v1 = runner.tag("v1")
+    runner.build(runner.cache("first"), v1)
+    assert not (runner.context / "Nixfile.lock").exists()
+    change_leaf(runner.context)
+    v2 = runner.tag("v2")
+    done = runner.build(runner.cache("fresh"), v2, "--nix-cache-from", v1)
+    assert built(done) == ["busybox-static", "greetings-1.0", "hello", "redis-server"]
+    assert "2 with no hash in the lock file: Nix builds them); the lock this build writes" in (
+        done.stderr)
+    # That run recorded them: the next fresh runner takes all four from its image.
+    again = runner.build(runner.cache("again"), runner.tag("v2-again"), "--nix-cache-from", v2)
+    assert built(again) == [], again.stderr[-4000:]
+    assert "took 4 of the 4 store paths" in again.stderr
+
+
+@pytest.mark.docker
 def test_a_path_changed_in_the_source_image_is_built_not_taken(runner: Runner) -> None:
     first = runner.cache("first")
     v1 = runner.tag("v1")
