@@ -147,31 +147,40 @@ def test_a_plain_image_built_without_the_option_is_recorded_by_the_first_run_wit
 
 
 @pytest.mark.docker
-def test_a_path_changed_in_the_source_image_is_built_not_taken(runner: Runner) -> None:
+@pytest.mark.parametrize(("package", "file", "rebuilt", "note"), [
+    # A leaf: only it is built again.
+    ("redis-server", "bin/redis-server", ["redis-server"], "(1 not what Nix built: "),
+    # What the programs refer to: they are right, but cannot be registered without it (the
+    # greetings data refers to nothing and is taken).
+    ("busybox-static", "bin/busybox", ["busybox-static", "hello", "redis-server"],
+     "(1 not what Nix built, 2 without their references: "),
+])
+def test_a_path_changed_in_the_source_image_is_built_not_taken(
+        runner: Runner, package: str, file: str, rebuilt: list[str], note: str) -> None:
     first = runner.cache("first")
     v1 = runner.tag("v1")
     runner.build(first, v1)
-    # The same name, other bytes: redis-server's script in the image says something else.
+    # The same name, other bytes: a file of the path in the image says something else.
     lock = (runner.context / "Nixfile.lock").read_text()
-    redis = re.search(r"/nix/store/[0-9a-z]{32}-redis-server", lock)
-    assert redis, "the lock records redis-server's store path"
-    script = runner.context / "redis-server"
+    path = re.search(rf"/nix/store/[0-9a-z]{{32}}-{package}", lock)
+    assert path, f"the lock records {package}'s store path"
+    script = runner.context / "tampered"
     script.write_text("#!/bin/sh\necho tampered\n")
     script.chmod(0o555)
     container = docker(runner.env, "create", v1).stdout.strip()
     try:
-        docker(runner.env, "cp", str(script), f"{container}:{redis.group()}/bin/redis-server")
+        docker(runner.env, "cp", str(script), f"{container}:{path.group()}/{file}")
         docker(runner.env, "commit", container, tampered := runner.tag("tampered"))
     finally:
         docker(runner.env, "rm", "-f", container, check=False)
-    again = runner.build(runner.cache("fresh"), rebuilt := runner.tag("rebuilt"),
+    again = runner.build(runner.cache("fresh"), fixed := runner.tag("rebuilt"),
                          "--nix-cache-from", tampered)
-    assert built(again) == ["redis-server"], again.stderr[-4000:]
-    assert re.search(rf"nixdf: --nix-cache-from: {redis.group()} in a source image is not what "
+    assert built(again) == rebuilt, again.stderr[-4000:]
+    assert re.search(rf"nixdf: --nix-cache-from: {path.group()} in a source image is not what "
                      r"Nix built \(NAR hash sha256:[0-9a-f]{64}, the lock records "
                      r"sha256:[0-9a-f]{64}\): not taken, Nix builds it", again.stderr)
-    assert "1 not what Nix built" in again.stderr
-    assert runner.layers(rebuilt) == runner.layers(v1)
+    assert note in again.stderr
+    assert runner.layers(fixed) == runner.layers(v1)
 
 
 DUMP = """/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app
