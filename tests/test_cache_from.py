@@ -232,3 +232,24 @@ def test_a_source_that_is_not_an_image_reference_is_refused(source: str, tmp_pat
     assert done.exit_code == 2
     assert f"--nix-cache-from {source}: not an image reference" in done.output
     assert "Traceback" not in done.output
+
+
+def test_many_records_go_in_steps_of_less_than_one_shell_argument(tmp_path: Path) -> None:
+    import dockerfile
+
+    from nixdf import api
+    from nixdf.cachefrom import render_seed
+    from nixdf.plan import PlanOptions, plan
+
+    nixpkgs, _ = api._nixpkgs(None, tmp_path)
+    the_plan = plan([], PlanOptions("nixos/nix:x", nixpkgs, "Nixfile", ("Nixfile",)))
+    records = tuple(Registration(f"/nix/store/{n:032d}-package-{n}", "0" * 64, n, "-",
+                                 tuple(f"/nix/store/{m:032d}-package-{m}" for m in range(n % 9)))
+                    for n in range(3000))
+    text = render_seed(the_plan, [None], ("app:1",), records, run_id="0")
+    runs = [i for i in dockerfile.parse_string(text) if i.cmd == "RUN"]
+    # Every record once, in order; each step's command one shell argument of < 128 KiB.
+    written = re.findall(r"'?(/nix/store/\d{32}-package-\d+) 0{64}", text)
+    assert written == [record.path for record in records]
+    assert len(runs) > 2
+    assert all(len(run.original.encode()) < 128 * 1024 for run in runs)
