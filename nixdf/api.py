@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cachefrom import check_sources as check_sources
+from .cachefrom import prepare_seed, seed, wants_records
 from .errors import EngineError, NeedsLockError, NixdfError, UsageError
 from .failures import frontend_not_fetched, nix_error, with_failed_step
 from .files import staleness as staleness  # the façade's own, for the CLI and library users
@@ -223,30 +225,37 @@ def render_locking(nixfile: Path, options: RenderOptions, engine_choice: str = "
 
 def prepare_locked_build(nixfile: Path, options: RenderOptions, *, target: str | None,
                          tags: tuple[str, ...], passthrough: PassThrough | None = None,
-                         engine_choice: str = "auto", notify: Notify = _quiet) -> PreparedBuild:
+                         engine_choice: str = "auto", cache_from: tuple[str, ...] = (),
+                         notify: Notify = _quiet) -> PreparedBuild:
     """:func:`prepare_build`, with the lock file written first where the build needs it:
     config or a script that names what only Nix knows, and layered images, whose layers
     are split from the closure the lock records.
 
     The lock runs on the engine and builder the build does (with its secrets), and what it
     makes for the build (the package-set image) is not made twice: see PreparedBuild.made.
+    With ``cache_from`` (--nix-cache-from), the /nix cache first takes from those images
+    what the lock file records (nixdf.cachefrom), and the lock records every image's closure.
     """
     from .engine import PassThrough
 
     passthrough = passthrough or PassThrough()
+    seeded = _seed(nixfile, options, cache_from, engine_choice, passthrough,
+                   notify) if cache_from else ()
 
     def locked(engine: Engine | None, message: str) -> PreparedBuild:
         notify(message)
         locking = prepare_lock(nixfile, options, engine=engine, engine_choice=engine_choice,
-                               secrets=passthrough.secrets, builder=passthrough.builder)
+                               secrets=passthrough.secrets, builder=passthrough.builder,
+                               all_closures=bool(cache_from))
         lock(locking)
         prepared = prepare_build(nixfile, options, target=target, tags=tags,
                                  passthrough=passthrough, engine=locking.engine)
-        return dataclasses.replace(prepared, made=locking.sources)
+        return dataclasses.replace(prepared, made=locking.sources + seeded)
 
     try:
         prepared = prepare_build(nixfile, options, target=target, tags=tags,
                                  passthrough=passthrough, engine_choice=engine_choice)
+        prepared = dataclasses.replace(prepared, made=seeded)
     except NeedsLockError:
         # Config or a script names what only Nix knows: lock first, then render with it.
         prepared = locked(None, f"{nixfile} needs Nix's values; writing {lock_path(nixfile)}")
@@ -254,4 +263,27 @@ def prepare_locked_build(nixfile: Path, options: RenderOptions, *, target: str |
         # Layered images get their layers from the closure the lock records.
         prepared = locked(prepared.engine, f"{nixfile} has layered images; writing "
                           f"{lock_path(nixfile)} for their layers")
+    elif cache_from and wants_records(lock_path(nixfile), prepared.rendered.locked):
+        prepared = locked(prepared.engine, f"writing {lock_path(nixfile)}: the NAR hashes of "
+                          "the images' store paths, for the next --nix-cache-from")
     return prepared
+
+
+def _seed(nixfile: Path, options: RenderOptions, sources: tuple[str, ...], engine_choice: str,
+          passthrough: PassThrough, notify: Notify) -> tuple[Command, ...]:
+    """--nix-cache-from: the seed build (nixdf.cachefrom), and what it made that the build
+    needs too. A source that cannot be read leaves the build to Nix, with a word."""
+    from .engine import probe
+
+    check_sources(sources)
+    if options.flake is not None:
+        raise UsageError("--nix-cache-from: not for flakes yet", hint="build a Nixfile.")
+    seeding = prepare_seed(nixfile, options, sources, probe(engine_choice), passthrough.secrets,
+                           passthrough.builder)
+    try:
+        notify(seed(seeding).summary(sources, seeding.records))
+    except EngineError as err:
+        last = err.log[-1] if err.log else str(err)
+        notify(f"--nix-cache-from {', '.join(sources)}: the seed build failed ({last}); Nix "
+               "builds what the cache lacks")
+    return seeding.commands(Path())[:-1]

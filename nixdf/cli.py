@@ -394,6 +394,10 @@ def build(
     engine: EngineOpt = "auto",
     override_input: OverrideOpt = None,
     impure: ImpureOpt = False,
+    nix_cache_from: Annotated[Many, typer.Option(
+        "--nix-cache-from", metavar="IMAGE", help="Take the store paths Nix would build and "
+        "IMAGE holds (the image built last time) into the /nix cache first, each checked "
+        "against the NAR hash the lock file records; repeatable.")] = None,
 ) -> None:
     """Render the Dockerfile and build it with BuildKit.
 
@@ -421,7 +425,11 @@ def build(
                        netrc is not None, per_path)
     nixfile, target, options = _source(nixfile, target, override_input, options,
                                        tuple(platform or ()))
+    sources = tuple(nix_cache_from or ())
     if dry_run:
+        api.check_sources(sources)
+        if sources:
+            _say(f"--dry-run: the seed build from {', '.join(sources)} is left out")
         try:
             prepared = api.prepare_build(nixfile, options, target=target, tags=tuple(tag or ()),
                                          passthrough=passthrough, engine_choice=engine)
@@ -430,7 +438,8 @@ def build(
     else:
         prepared = api.prepare_locked_build(nixfile, options, target=target,
                                             tags=tuple(tag or ()), passthrough=passthrough,
-                                            engine_choice=engine, notify=_say)
+                                            engine_choice=engine, cache_from=sources,
+                                            notify=_say)
     the_plan = prepared.rendered.plan
     target = the_plan.syntax or ("builtin-frontend" if the_plan.link else "docker-20.10")
     compat_note = f", Dockerfile target {target}"

@@ -26,6 +26,7 @@ from .lockfile import LOCK_VERSION, STORE_PATH, closure_entry, lock_key, lock_pa
 from .options import RenderOptions, check_options
 from .plan import COMPAT_TARGETS, ExternalSource, PlanOptions, plan
 from .record import ValueRecord
+from .registrations import registrations
 from .spec import records_closure
 
 # The engine and its subprocess are imported by the functions that run them.
@@ -70,9 +71,10 @@ class PreparedLock(ValueRecord):
 
 def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = None,
                  engine_choice: str = "auto", secrets: tuple[str, ...] = (),
-                 builder: str | None = None) -> PreparedLock:
+                 builder: str | None = None, all_closures: bool = False) -> PreparedLock:
     """Have Nix evaluate, in the builder (buildx's ``builder`` when given), every image's
-    config and scripts."""
+    config and scripts; with ``all_closures`` record every image's closure, not only the
+    layered ones' (for --nix-cache-from, nixdf.cachefrom)."""
     from .engine import PassThrough, check_supported, probe
     from .render import render_lock
 
@@ -101,7 +103,7 @@ def prepare_lock(nixfile: Path, options: RenderOptions, engine: Engine | None = 
     if options.compat is None and engine.wants_compat:
         options = dataclasses.replace(options, compat=COMPAT_TARGETS[0])
     attrs = [image.attr for image in images]
-    layered = [image.attr for image in images if records_closure(image.call)]
+    layered = [image.attr for image in images if all_closures or records_closure(image.call)]
     nixpkgs, external = nixpkgs_source(options.nixpkgs, inputs.context)
     the_plan = plan([], PlanOptions(options.nix_image, nixpkgs, inputs.nixfile, inputs.paths,
                                     options.compat, options.caches()))
@@ -153,7 +155,11 @@ def lock(prepared: PreparedLock) -> Path:
         for index, attr in enumerate(prepared.layered):
             lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
             images[attr or ""]["closure"] = [closure_entry(line) for line in lines if line]
+        # What --nix-cache-from needs to take these paths from an image (nixdf.cachefrom).
+        dumped = registrations(dest)
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
+    if dumped:
+        data["registrations"] = dumped
     if found is not None:
         data["flake"] = found
     path = lock_path(prepared.nixfile)

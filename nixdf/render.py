@@ -201,6 +201,16 @@ def render_lock(plan: DockerfilePlan, attrs: Iterable[str | None],
         layered=[] if discover else list(layered))
 
 
+def render_seed(plan: DockerfilePlan, attrs: Iterable[str | None], sources: tuple[str, ...],
+                record_chunks: list[list[str]], run_id: str) -> str:
+    """The Dockerfile of ``nixdf build --nix-cache-from``'s seed build (nixdf.cachefrom): the
+    /nix cache takes from ``sources`` what the lock file records (``record_chunks``: its lines,
+    a step's worth each) and the images ``attrs`` need."""
+    return _environment().get_template("cache_from.j2").render(
+        **_common(plan), attrs=list(attrs), sources=sources, run_id=run_id,
+        record_chunks=record_chunks)
+
+
 def render(plan: DockerfilePlan) -> str:
     """The Dockerfile for ``plan``: deterministic, one short comment per stage."""
     # Run in the Nixfile's directory; a context above it (it names paths up there) is given.

@@ -403,14 +403,15 @@ copy_layer() {
 }
 
 # The lock: the closure of the paths in /nixdf/contents and /nixdf/ref-outputs into OUT, each
-# path a line with its hash, size, deriver and references, sorted. One query for all: the
-# database dump gives each path, its hash, size, deriver and references (a count, then one a
-# line); a query per path took 35 ms a path. lock_closure OUT
+# path a line with its hash, size, deriver and references, sorted; the database dump as it is
+# into DUMP (NAR hashes and derivers, for nixdf build --nix-cache-from). One query for all: the
+# dump gives each path, its hash, size, deriver and references (a count, then one a line); a
+# query per path took 35 ms a path. lock_closure OUT DUMP
 lock_closure() {
-  : > "$1"
+  : > "$1"; : > "$2"
   if [ -s /nixdf/contents ] || [ -s /nixdf/ref-outputs ]; then
     nix-store --query --requisites $(cat /nixdf/contents /nixdf/ref-outputs) > /nixdf/closure
-    xargs nix-store --dump-db < /nixdf/closure | {
+    xargs nix-store --dump-db < /nixdf/closure | tee "$2" | {
       field=0
       while IFS= read -r value; do
         case $field in
@@ -433,4 +434,80 @@ n2c_db_owner() {
   chown -h "$2" "$1/nix" "$1/nix/store"
   find "$1/nix/var" "$1/nix/store/.links" ! -type l -exec chmod 0755 {} +
   chmod 0755 "$1/nix" "$1/nix/store"
+}
+
+# nixdf build --nix-cache-from: each store path Nix wants for these images (an output of a
+# derivation in the closure of the roots in /nixdf/roots) that the /nix cache lacks, that the
+# lock file records (/nixdf/recorded: PATH NARHASH NARSIZE DERIVER|- REFERENCE..., a line
+# each) and that a source image (mounted at /nixdf/from/N) holds, is copied in, hashed where
+# Nix will read it, and registered only when its NAR hash is the recorded one and its
+# references are valid or taken too. What happened, a line a path, goes to /out/report.
+seed_cache() {
+  mkdir -p /out; : > /out/report; touch /nixdf/recorded
+  # Every output of every derivation they need: the only names a source may supply.
+  sed 's/!.*//' /nixdf/roots | grep . | sort -u > /nixdf/roots.sorted || true
+  : > /nixdf/wanted
+  if [ -s /nixdf/roots.sorted ]; then
+    xargs nix-store --query --requisites < /nixdf/roots.sorted | grep '\.drv$' | sort -u > /nixdf/drvs || true
+    if [ -s /nixdf/drvs ]; then xargs nix-store --query --outputs < /nixdf/drvs | sort -u > /nixdf/wanted; fi
+  fi
+  # Those the cache lacks: recorded ones are candidates, the others are counted.
+  : > /nixdf/invalid
+  if [ -s /nixdf/wanted ]; then xargs nix-store --check-validity --print-invalid < /nixdf/wanted > /nixdf/invalid; fi
+  cut -d ' ' -f 1 /nixdf/recorded | sort -u > /nixdf/recorded-paths
+  : > /nixdf/taken
+  while read -r path; do
+    name=${path##*/}
+    if ! grep -qxF "$path" /nixdf/recorded-paths; then
+      for from in /nixdf/from/*; do
+        if [ -e "$from/nix/store/$name" ] || [ -L "$from/nix/store/$name" ]; then echo "unrecorded $path" >> /out/report; break; fi
+      done
+      continue
+    fi
+    want=$(grep -m 1 "^$path " /nixdf/recorded | cut -d ' ' -f 2)
+    want=${want#sha256:}
+    found=
+    for from in /nixdf/from/*; do
+      [ -e "$from/nix/store/$name" ] || [ -L "$from/nix/store/$name" ] || continue
+      found=1
+      # Copied, then hashed where Nix will read it: the bytes registered are the bytes checked.
+      rm -rf "/nix/store/$name"; cp -a "$from/nix/store/$name" /nix/store/
+      got=$(nix-hash --type sha256 "/nix/store/$name")
+      if [ "$got" = "$want" ]; then echo "$path" >> /nixdf/taken; found=taken; break; fi
+      rm -rf "/nix/store/$name"
+      echo "nixdf: --nix-cache-from: $path in a source image is not what Nix built (NAR hash sha256:$got, the lock records sha256:$want): not taken, Nix builds it" >&2
+      echo "mismatch $path ${from##*/} $got $want" >> /out/report
+    done
+    [ -n "$found" ] || echo "absent $path" >> /out/report
+  done < /nixdf/invalid
+  # A path is registered only with its references: each valid already, or taken too.
+  : > /nixdf/present; : > /nixdf/recorded-invalid
+  if [ -s /nixdf/recorded-paths ]; then xargs nix-store --check-validity --print-invalid < /nixdf/recorded-paths > /nixdf/recorded-invalid; fi
+  # (busybox grep -v with no patterns prints nothing, GNU grep everything.)
+  if [ -s /nixdf/recorded-invalid ]; then grep -vxF -f /nixdf/recorded-invalid /nixdf/recorded-paths > /nixdf/present || true; else cp /nixdf/recorded-paths /nixdf/present; fi
+  changed=1
+  while [ -n "$changed" ]; do
+    changed=
+    cat /nixdf/present /nixdf/taken > /nixdf/usable
+    : > /nixdf/kept
+    while read -r path; do
+      set -- $(grep -m 1 "^$path " /nixdf/recorded); shift 4
+      # One grep a path: is any of its references outside the usable ones?
+      if [ "$#" -eq 0 ] || ! printf '%s\n' "$@" | grep -qvxF -f /nixdf/usable; then echo "$path" >> /nixdf/kept
+      else rm -rf "/nix/store/${path##*/}"; echo "unreferenced $path" >> /out/report; changed=1; fi
+    done < /nixdf/taken
+    mv /nixdf/kept /nixdf/taken
+  done
+  # Registered as nix-store --dump-db writes them, in one transaction.
+  : > /nixdf/load
+  while read -r path; do
+    set -- $(grep -m 1 "^$path " /nixdf/recorded)
+    deriver=$4; [ "$deriver" != - ] || deriver=
+    printf '%s\n%s\n%s\n%s\n' "$1" "${2#sha256:}" "$3" "$deriver" >> /nixdf/load
+    shift 4; echo "$#" >> /nixdf/load
+    for ref in "$@"; do echo "$ref" >> /nixdf/load; done
+    echo "taken $path" >> /out/report
+  done < /nixdf/taken
+  if [ -s /nixdf/load ]; then nix-store --load-db < /nixdf/load; fi
+  echo "wanted $(wc -l < /nixdf/wanted) $(wc -l < /nixdf/invalid)" >> /out/report
 }
