@@ -10,10 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
-LAYERS = ["__main__", "cli", "api", "engine render buildlog", "plan inputs flake", "spec",
+LAYERS = ["__main__", "cli frontend", "api", "engine render buildlog", "plan inputs flake", "spec",
           "evaluate", "parse", "lexer tables layers builders defaults syntax libfiles",
           "errors cachedir record progress"]
-OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
+OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine",
+          "grpc": "frontend"}
 
 
 def _rank(module: str) -> int:

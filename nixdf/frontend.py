@@ -1,0 +1,309 @@
+"""nixdf as a BuildKit frontend: a Nixfile whose first line is ``# syntax=REF`` builds with plain
+``docker buildx build -f Nixfile .``, no nixdf on the client.
+
+BuildKit runs the image REF names and speaks its gateway API (gRPC) over the process's stdin and
+stdout. This module is a thin client of that API over nixdf's library: it reads the Nixfile (and
+the package set given as the named build context ``nixpkgs``) from the client through the
+gateway, renders the Dockerfile with :func:`nixdf.api.render_path`, and hands it to BuildKit's
+own Dockerfile frontend (``dockerfile.v0``), whose result it returns: caching, exports,
+``--platform``, secrets and attestations are BuildKit's. nixdf's ``.nixdf/`` files reach the
+Dockerfile as the named context ``nixdf``, which takes the place of the stage of that name.
+
+The gRPC messages come from frontend/proto (nixdf's own subset of BuildKit's gateway.proto and
+ops.proto), compiled into the package ``nixdf_buildkit`` when the frontend image is built
+(scripts/frontend-image.sh); nixdf itself never needs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import grpc  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from nixdf_buildkit import (  # type: ignore[import-not-found, unused-ignore]
+    gateway_pb2,
+    gateway_pb2_grpc,
+    ops_pb2,
+    status_pb2,
+)
+
+from . import api, defaults
+from .errors import NixdfError, UsageError
+from .libfiles import lib_files
+
+# BuildKit's names: the client's directories (buildx sends the Dockerfile's directory as
+# "dockerfile" and the context as "context"), and the opts that carry build args and named
+# contexts.
+DOCKERFILE_LOCAL = "dockerfile"
+BUILD_ARG = "build-arg:"
+CONTEXT = "context:"
+# The named context the user gives the package set as (--build-context nixpkgs=DIR).
+NIXPKGS_CONTEXT = "nixpkgs"
+# The stage of nixdf's Dockerfile that holds .nixdf/ (templates/lib_stage.j2): a named context
+# of the same name replaces the stage (BuildKit's dockerfile2llb), so no file need be in the
+# context. The frontend input that carries it:
+LIB_STAGE = "nixdf"
+LIB_INPUT = "nixdf-lib"
+# What the Dockerfile frontend reads our Dockerfile from: the input "dockerfile", file FILENAME.
+FILENAME = "Dockerfile"
+# gRPC's 4 MiB default is smaller than a package set's file or a large definition can be.
+MAX_MESSAGE = 1 << 30
+UNKNOWN = 2  # google.rpc.Code of a failed build
+
+
+@dataclass(slots=True)
+class Request:
+    """What the build asked for: BuildKit's frontend opts, its session, the build args."""
+
+    opts: dict[str, str]
+    session: str
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str]) -> Request:
+        # BUILDKIT_FRONTEND_OPT_<n> = KEY=VALUE (frontend/gateway/gateway.go)
+        opts = dict(value.partition("=")[::2] for key, value in environ.items()
+                    if key.startswith("BUILDKIT_FRONTEND_OPT_"))
+        return cls(opts, environ.get("BUILDKIT_SESSION_ID", ""))
+
+    def arg(self, name: str) -> str | None:
+        return self.opts.get(BUILD_ARG + name) or None
+
+    def words(self, name: str) -> tuple[str, ...]:
+        """A build arg that holds a list: its words."""
+        return tuple((self.arg(name) or "").split())
+
+    def options(self, nixpkgs: str | None) -> api.RenderOptions:
+        """The CLI's options, from build args of the same names as its environment."""
+        return api.RenderOptions(
+            nix_image=self.arg("NIXDF_NIX_IMAGE") or defaults.NIX_IMAGE,
+            nixpkgs=nixpkgs or self.arg("NIXDF_NIXPKGS"),
+            compat=self.arg("NIXDF_COMPAT"),
+            substituters=self.words("NIXDF_SUBSTITUTERS"),
+            trusted_keys=self.words("NIXDF_TRUSTED_PUBLIC_KEYS"),
+            netrc=self.arg("NIXDF_NETRC_SECRET") in ("1", "true"),
+            per_path=self.arg("NIXDF_PER_PATH") in ("1", "true"))
+
+
+class Gateway:
+    """The calls nixdf makes to BuildKit's LLBBridge service."""
+
+    def __init__(self, channel: Any, session: str) -> None:
+        self.stub = gateway_pb2_grpc.LLBBridgeStub(channel)
+        self.session = session
+
+    def local(self, name: str, follow: list[str] | None = None) -> str:
+        """A reference to the client's directory ``name`` (only ``follow`` paths, if given)."""
+        attrs = {"local.session": self.session, "local.sharedkeyhint": name}
+        if follow is not None:
+            attrs["local.followpaths"] = json.dumps(follow)
+        source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"local://{name}", attrs=attrs))
+        done = self.stub.Solve(gateway_pb2.SolveRequest(
+            Definition=definition(source.SerializeToString(), "source.local"),
+            allowResultReturn=True,
+            allowResultArrayRef=True))
+        return str(done.result.ref.id)
+
+    def read(self, ref: str, path: str) -> bytes:
+        data = self.stub.ReadFile(gateway_pb2.ReadFileRequest(Ref=ref, FilePath=path)).Data
+        return bytes(data)
+
+    def copy_tree(self, ref: str, into: Path, directory: str = "") -> None:
+        """Write the files under ``directory`` of ``ref`` into ``into``, modes kept."""
+        entries = self.stub.ReadDir(gateway_pb2.ReadDirRequest(Ref=ref, DirPath=directory or "/"))
+        for entry in entries.entries:
+            path = f"{directory}/{entry.path}" if directory else entry.path
+            target = into / path
+            if entry.mode & GO_MODE_DIR:
+                target.mkdir(mode=0o755)
+                self.copy_tree(ref, into, path)
+            elif entry.mode & GO_MODE_SYMLINK:
+                target.symlink_to(entry.linkname)
+            else:
+                target.write_bytes(self.read(ref, path))
+                target.chmod(stat.S_IMODE(entry.mode))
+
+    def solve_dockerfile(self, opts: dict[str, str],
+                         inputs: dict[str, Any]) -> Any:
+        return self.stub.Solve(gateway_pb2.SolveRequest(
+            Frontend="dockerfile.v0", FrontendOpt=opts, FrontendInputs=inputs,
+            allowResultReturn=True, allowResultArrayRef=True)).result
+
+    def succeed(self, result: Any) -> None:
+        self.stub.Return(gateway_pb2.ReturnRequest(result=result))
+
+    def fail(self, message: str) -> None:
+        self.stub.Return(gateway_pb2.ReturnRequest(
+            error=status_pb2.Status(code=UNKNOWN, message=message)))
+
+
+# Go's os.FileMode type bits, as fsutil's Stat carries them.
+GO_MODE_DIR = 1 << 31
+GO_MODE_SYMLINK = 1 << 27
+
+
+def definition(op: bytes, cap: str) -> Any:
+    """An LLB definition of one op (needing BuildKit's capability ``cap``) whose result is its
+    output: BuildKit's own layout, the op and then one that only names that output by the
+    op's digest."""
+    digest = "sha256:" + hashlib.sha256(op).hexdigest()
+    result = ops_pb2.Op(inputs=[ops_pb2.Input(digest=digest, index=0)])
+    # `def` is a Python keyword: the field is set by name.
+    return ops_pb2.Definition(**{"def": [op, result.SerializeToString()]},
+                              metadata={digest: ops_pb2.OpMetadata(caps={cap: True})})
+
+
+def files_state(files: dict[str, bytes]) -> Any:
+    """A definition of a directory holding just ``files`` (name: bytes, mode 0644): one file
+    op whose actions write them one after another into an empty directory."""
+    actions = []
+    for i, (name, data) in enumerate(sorted(files.items())):
+        actions.append(ops_pb2.FileAction(
+            input=-1 if i == 0 else i - 1,  # nothing, or the previous action's result
+            secondaryInput=-1, output=0 if i == len(files) - 1 else -1,
+            mkfile=ops_pb2.FileActionMkFile(path=f"/{name}", mode=0o644, data=data,
+                                            timestamp=-1)))
+    return definition(ops_pb2.Op(file=ops_pb2.FileOp(actions=actions)).SerializeToString(),
+                      "file.base")
+
+
+def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
+    """Render the Nixfile of this build and solve its Dockerfile; the result to return."""
+    opts = request.opts
+    filename = opts.get("filename", "Nixfile")
+    name = PurePosixPath(filename).name
+    # The Nixfile and its lock: the only files of the context the render reads (a Nixfile that
+    # imports other files is not supported here yet; its import fails with a located error).
+    wanted = [filename, f"{filename}.lock"]
+    ref = gateway.local(opts.get("dockerfilekey", DOCKERFILE_LOCAL), wanted)
+    context = work / "context"
+    context.mkdir()
+    (context / name).write_bytes(gateway.read(ref, filename))
+    try:
+        (context / f"{name}.lock").write_bytes(gateway.read(ref, f"{filename}.lock"))
+    except grpc.RpcError:
+        pass  # no lock: the render says what a lock would add
+    nixpkgs = _package_set(gateway, request, work)
+    # From the copy's directory, errors name the file as the client does: Nixfile:LINE:COL.
+    os.chdir(context)
+    rendered = api.render_path(context / name, request.options(nixpkgs))
+    if rendered.context != context:
+        raise UsageError(f"{filename}: its Nix inputs reach outside its directory",
+                         hint="the frontend builds a Nixfile that imports no other file yet.")
+    target = _target(rendered, opts.get("target"), filename)
+    if rendered.wants_lock:
+        print(f"nixdf: {filename}: no current lock; each layered image's store is one layer "
+              "(run `nixdf lock` and add Nixfile.lock to the context)", file=sys.stderr)
+    forward = {k: v for k, v in opts.items() if k not in ("cmdline", "source", "filename")}
+    forward.update({"filename": FILENAME, "target": target,
+                    CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}"})
+    forward.pop("dockerfilekey", None)
+    if rendered.external_nixpkgs is not None:
+        forward[CONTEXT + rendered.external_nixpkgs.image] = opts[CONTEXT + NIXPKGS_CONTEXT]
+    inputs = {"dockerfile": files_state({FILENAME: rendered.text.encode()}),
+              LIB_INPUT: files_state(lib_files())}
+    return gateway.solve_dockerfile(forward, inputs)
+
+
+def _package_set(gateway: Gateway, request: Request, work: Path) -> str | None:
+    """The directory the named context ``nixpkgs`` sends, copied to ``work``; None if none."""
+    spec = request.opts.get(CONTEXT + NIXPKGS_CONTEXT)
+    if spec is None:
+        return None
+    kind, _, name = spec.partition(":")
+    if kind != "local":
+        raise UsageError(f"--build-context nixpkgs={spec}: not a local directory",
+                         hint="give the package set as --build-context nixpkgs=DIR, or as "
+                         "--build-arg NIXDF_NIXPKGS=URL#sha256=HASH.")
+    into = work / "nixpkgs"
+    into.mkdir()
+    gateway.copy_tree(gateway.local(name), into)
+    return str(into)
+
+
+def _target(rendered: api.Rendered, target: str | None, filename: str) -> str:
+    """The image stage to build: --target, or the one image."""
+    images = [image.name for image in rendered.plan.images]
+    if target is not None and target not in images:
+        raise UsageError(f"--target {target}: no such image",
+                         hint=f"the images of {filename} are: {', '.join(images)}")
+    if target is None and len(images) > 1:
+        raise UsageError(f"{filename} has several images",
+                         hint=f"add --target, one of: {', '.join(images)}")
+    if target is None and rendered.name_clash is not None:
+        raise rendered.name_clash
+    return target or images[0]
+
+
+def stdio_channel() -> Any:
+    """A gRPC channel over this process's stdin and stdout, where BuildKit serves the gateway.
+
+    grpcio dials addresses, not open files, so a thread relays between a Unix socket it dials
+    and the two descriptors; stdout then points at stderr, so no stray print can corrupt the
+    stream (stderr shows in the build's log).
+    """
+    down, up = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
+    listener = socket.socket(socket.AF_UNIX)
+    path = os.path.join(tempfile.mkdtemp(prefix="nixdf-gateway."), "sock")
+    listener.bind(path)
+    listener.listen(1)
+
+    def relay() -> None:
+        conn, _ = listener.accept()
+        listener.close()
+        _thread(_copy, lambda: os.read(down, 1 << 16), conn.sendall)
+        _copy(lambda: conn.recv(1 << 16), lambda data: _write_all(up, data))
+
+    _thread(relay)
+    return grpc.insecure_channel(f"unix:{path}", options=[
+        ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ("grpc.max_send_message_length", MAX_MESSAGE)])
+
+
+def _thread(target: Callable[..., None], *args: Any) -> None:
+    threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def _copy(read: Callable[[], bytes], write: Callable[[bytes], object]) -> None:
+    while data := read():
+        write(data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def main() -> int:
+    request = Request.from_environ(dict(os.environ))
+    gateway = Gateway(stdio_channel(), request.session)
+    with tempfile.TemporaryDirectory(prefix="nixdf-frontend.") as work:
+        try:
+            result = frontend(gateway, request, Path(work))
+        except NixdfError as err:
+            # The build fails with nixdf's message: FILE:LINE:COL, the line, a caret, a hint.
+            gateway.fail(str(err))
+            return 0
+        except Exception:
+            # A bug: BuildKit shows no frontend's stderr, so the traceback is the build's error.
+            gateway.fail("nixdf frontend: internal error, please report it:\n"
+                         + traceback.format_exc())
+            return 1
+    gateway.succeed(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
