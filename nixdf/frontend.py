@@ -104,13 +104,8 @@ class Gateway:
 
     def local(self, name: str, follow: list[str] | None = None) -> str:
         """A reference to the client's directory ``name`` (only ``follow`` paths, if given)."""
-        attrs = {"local.session": self.session, "local.sharedkeyhint": name}
-        if follow is not None:
-            attrs["local.followpaths"] = json.dumps(follow)
-        source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"local://{name}", attrs=attrs))
         done = self.stub.Solve(gateway_pb2.SolveRequest(
-            Definition=definition(source.SerializeToString(), "source.local"),
-            allowResultReturn=True,
+            Definition=local_source(self.session, name, follow), allowResultReturn=True,
             allowResultArrayRef=True))
         return str(done.result.ref.id)
 
@@ -163,6 +158,16 @@ def definition(op: bytes, cap: str) -> Any:
                               metadata={digest: ops_pb2.OpMetadata(caps={cap: True})})
 
 
+def local_source(session: str, name: str, follow: list[str] | None) -> Any:
+    """A definition of the client's directory ``name``: only the ``follow`` paths, if given,
+    are sent."""
+    attrs = {"local.session": session, "local.sharedkeyhint": name}
+    if follow is not None:
+        attrs["local.followpaths"] = json.dumps(follow)
+    source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"local://{name}", attrs=attrs))
+    return definition(source.SerializeToString(), "source.local")
+
+
 def files_state(files: dict[str, bytes]) -> Any:
     """A definition of a directory holding just ``files`` (name: bytes, mode 0644): one file
     op whose actions write them one after another into an empty directory."""
@@ -185,7 +190,8 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     # The Nixfile and its lock: the only files of the context the render reads (a Nixfile that
     # imports other files is not supported here yet; its import fails with a located error).
     wanted = [filename, f"{filename}.lock"]
-    ref = gateway.local(opts.get("dockerfilekey", DOCKERFILE_LOCAL), wanted)
+    directory = opts.get("dockerfilekey", DOCKERFILE_LOCAL)
+    ref = gateway.local(directory, wanted)
     context = work / "context"
     context.mkdir()
     (context / name).write_bytes(gateway.read(ref, filename))
@@ -208,9 +214,17 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     forward.update({"filename": FILENAME, "target": target,
                     CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}"})
     forward.pop("dockerfilekey", None)
+    if (parent := str(PurePosixPath(filename).parent)) != ".":
+        forward["contextsubdir"] = parent  # the context below is that directory's parent
     if rendered.external_nixpkgs is not None:
         forward[CONTEXT + rendered.external_nixpkgs.image] = opts[CONTEXT + NIXPKGS_CONTEXT]
+    # The build context is the Nixfile's directory, whatever the client sent as the context
+    # (`-f app/Nixfile .`): the Dockerfile copies the Nixfile from there. Only its Nix inputs
+    # are sent.
     inputs = {"dockerfile": files_state({FILENAME: rendered.text.encode()}),
+              "context": local_source(request.session, directory,
+                                      [str(PurePosixPath(filename).parent / path)
+                                       for path in rendered.inputs.paths]),
               LIB_INPUT: files_state(lib_files())}
     return gateway.solve_dockerfile(forward, inputs)
 

@@ -34,9 +34,10 @@ def frontend_ref(engine_env: dict[str, str]) -> str:
     return ref
 
 
-def buildx(env: dict[str, str], directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`docker buildx build -f Nixfile ARGS .` in ``directory``: the client's own command."""
-    return subprocess.run([client(env), "buildx", "build", "-f", "Nixfile", *args, "."],
+def buildx(env: dict[str, str], directory: Path, *args: str,
+           nixfile: str = "Nixfile") -> subprocess.CompletedProcess[str]:
+    """`docker buildx build -f NIXFILE ARGS .` in ``directory``: the client's own command."""
+    return subprocess.run([client(env), "buildx", "build", "-f", nixfile, *args, "."],
                           cwd=directory, env=env, capture_output=True, text=True)
 
 
@@ -48,11 +49,15 @@ def with_syntax(ref: str, nixfile: Path, into: Path) -> Path:
 
 def test_builds_redis_through_the_frontend(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
                                            tmp_path) -> None:
-    directory = with_syntax(frontend_ref, ROOT / "examples" / "redis" / "Nixfile", tmp_path)
+    directory = with_syntax(frontend_ref, ROOT / "examples" / "redis" / "Nixfile",
+                            tmp_path / "redis")
+    # The context is the directory above, with a Nixfile of its own that must not be built.
+    (tmp_path / "Nixfile").write_text("{ not = buildImage { name = 1; }; }\n")
     ref = "nixdf-test/frontend-redis:e2e"
-    done = buildx(engine_env, directory, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+    done = buildx(engine_env, tmp_path, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
                   "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
-                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load")
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load",
+                  nixfile="redis/Nixfile")
     assert done.returncode == 0, done.stderr[-4000:]
     assert f"docker-image://{frontend_ref}" in done.stderr, "the # syntax= line chose nixdf"
     # nixdf's files came as the named context `nixdf`, not from the context.
