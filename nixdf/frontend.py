@@ -198,7 +198,7 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     try:
         (context / f"{name}.lock").write_bytes(gateway.read(ref, f"{filename}.lock"))
     except grpc.RpcError:
-        pass  # no lock: the render says what a lock would add
+        pass  # no lock: a layered image keeps its store in one layer (docs/frontend.md)
     nixpkgs = _package_set(gateway, request, work)
     # From the copy's directory, errors name the file as the client does: Nixfile:LINE:COL.
     os.chdir(context)
@@ -206,13 +206,9 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     if rendered.context != context:
         raise UsageError(f"{filename}: its Nix inputs reach outside its directory",
                          hint="the frontend builds a Nixfile that imports no other file yet.")
-    target = _target(rendered, opts.get("target"), filename)
-    if rendered.wants_lock:
-        print(f"nixdf: {filename}: no current lock; each layered image's store is one layer "
-              "(run `nixdf lock` and add Nixfile.lock to the context)", file=sys.stderr)
     forward = {k: v for k, v in opts.items() if k not in ("cmdline", "source", "filename")}
-    forward.update({"filename": FILENAME, "target": target,
-                    CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}"})
+    forward.update({"filename": FILENAME, CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}",
+                    **_image_opts(rendered, opts, filename)})
     forward.pop("dockerfilekey", None)
     if (parent := str(PurePosixPath(filename).parent)) != ".":
         forward["contextsubdir"] = parent  # the context below is that directory's parent
@@ -245,9 +241,11 @@ def _package_set(gateway: Gateway, request: Request, work: Path) -> str | None:
     return str(into)
 
 
-def _target(rendered: api.Rendered, target: str | None, filename: str) -> str:
-    """The image stage to build: --target, or the one image."""
-    images = [image.name for image in rendered.plan.images]
+def _image_opts(rendered: api.Rendered, opts: dict[str, str], filename: str) -> dict[str, str]:
+    """The image to build (--target, or the one image) and what the CLI passes with it: its
+    created time as SOURCE_DATE_EPOCH, the platform it names."""
+    images = {image.name: image for image in rendered.plan.images}
+    target = opts.get("target")
     if target is not None and target not in images:
         raise UsageError(f"--target {target}: no such image",
                          hint=f"the images of {filename} are: {', '.join(images)}")
@@ -256,7 +254,18 @@ def _target(rendered: api.Rendered, target: str | None, filename: str) -> str:
                          hint=f"add --target, one of: {', '.join(images)}")
     if target is None and rendered.name_clash is not None:
         raise rendered.name_clash
-    return target or images[0]
+    image = images[target] if target else next(iter(images.values()))
+    chosen = {"target": image.name}
+    # The user's own --build-arg SOURCE_DATE_EPOCH=… wins, as with `nixdf build`.
+    if image.created is not None and f"{BUILD_ARG}SOURCE_DATE_EPOCH" not in opts:
+        chosen[f"{BUILD_ARG}SOURCE_DATE_EPOCH"] = str(image.created)
+    if image.platform:
+        if opts.get("platform", image.platform) != image.platform:
+            raise UsageError(f"--platform {opts['platform']}: the image {image.name} is for "
+                             f"{image.platform}, the architecture its Nixfile names",
+                             hint="drop --platform, or change the image's architecture.")
+        chosen["platform"] = image.platform
+    return chosen
 
 
 def stdio_channel() -> Any:

@@ -65,7 +65,9 @@ ln -s lib "$R$VENV/lib64"
 
 # --- nixdf, grpcio, protobuf; the gateway messages compiled -----------------------------
 log "installing nixdf from $checkout, grpcio and protobuf (PyPI)"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
+# pip from a venv of its own: Debian's python3 has none without python3-pip.
+"$PYTHON" -m venv "$tmp/pip" || die 3 "$PYTHON -m venv failed: apt-get install -y python3-venv"
+"$tmp/pip/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location \
     --target "$SITE" --no-compile "$checkout[frontend]" grpcio-tools >&2
 PYTHONPATH=$SITE "$PYTHON" -m grpc_tools.protoc -I "$checkout/frontend/proto" \
     --python_out="$SITE" --grpc_python_out="$SITE" "$checkout"/frontend/proto/nixdf_buildkit/*.proto

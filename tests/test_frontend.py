@@ -9,13 +9,14 @@ inside that engine's network namespace (scripts/frontend-registry.sh), and pulle
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from .conftest import MODERN, OFFLINE_PKGS, ROOT, client, docker
-from .test_examples import config, files, run
+from .test_examples import config, files, nixdf, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.engines(MODERN)]
 
@@ -109,3 +110,26 @@ def test_target_picks_an_image_built_on_another(engine_env, offline_image, front
     assert unknown.returncode != 0
     assert "--target nope: no such image\n  hint: the images of Nixfile are: hello, shell" \
         in unknown.stderr
+
+
+def test_a_locked_layered_image_is_the_clis(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
+                                            tmp_path) -> None:
+    """With the Nixfile.lock `nixdf lock` wrote beside it, the frontend builds the image
+    `nixdf build` builds: the same layers, the same created time."""
+    directory = with_syntax(frontend_ref, ROOT / "examples" / "layered" / "Nixfile", tmp_path)
+    options = ("--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
+    nixdf(engine_env, "lock", str(directory / "Nixfile"), *options)
+    cli_ref, ref = "nixdf-test/frontend-layered:cli", "nixdf-test/frontend-layered:e2e"
+    nixdf(engine_env, "build", str(directory / "Nixfile"), *options, "-t", cli_ref)
+    done = buildx(engine_env, directory, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load")
+    assert done.returncode == 0, done.stderr[-4000:]
+    ours, theirs = (json.loads(docker(engine_env, "image", "inspect", r).stdout)[0]
+                    for r in (ref, cli_ref))
+    assert len(ours["RootFS"]["Layers"]) > 2, "the lock split the store into layers"
+    assert ours["RootFS"]["Layers"] == theirs["RootFS"]["Layers"]
+    assert ours["Created"] == theirs["Created"] == "1970-01-01T00:00:01Z"
+    assert ours["Config"] == theirs["Config"]
+    assert run(engine_env, ref) == run(engine_env, cli_ref)
+    docker(engine_env, "rmi", ref, cli_ref)
