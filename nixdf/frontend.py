@@ -102,11 +102,12 @@ class Gateway:
         self.stub = gateway_pb2_grpc.LLBBridgeStub(channel)
         self.session = session
 
-    def local(self, name: str, follow: list[str] | None = None) -> str:
-        """A reference to the client's directory ``name`` (only ``follow`` paths, if given)."""
+    def local(self, name: str, follow: list[str] | None = None,
+              exclude: list[str] | None = None) -> str:
+        """A reference to the client's directory ``name`` (see :func:`local_source`)."""
         done = self.stub.Solve(gateway_pb2.SolveRequest(
-            Definition=local_source(self.session, name, follow), allowResultReturn=True,
-            allowResultArrayRef=True))
+            Definition=local_source(self.session, name, follow, exclude),
+            allowResultReturn=True, allowResultArrayRef=True))
         return str(done.result.ref.id)
 
     def read(self, ref: str, path: str) -> bytes:
@@ -120,7 +121,7 @@ class Gateway:
             path = f"{directory}/{entry.path}" if directory else entry.path
             target = into / path
             if entry.mode & GO_MODE_DIR:
-                target.mkdir(mode=0o755)
+                target.mkdir(mode=0o755, exist_ok=True)
                 self.copy_tree(ref, into, path)
             elif entry.mode & GO_MODE_SYMLINK:
                 target.symlink_to(entry.linkname)
@@ -158,12 +159,15 @@ def definition(op: bytes, cap: str) -> Any:
                               metadata={digest: ops_pb2.OpMetadata(caps={cap: True})})
 
 
-def local_source(session: str, name: str, follow: list[str] | None) -> Any:
+def local_source(session: str, name: str, follow: list[str] | None,
+                 exclude: list[str] | None = None) -> Any:
     """A definition of the client's directory ``name``: only the ``follow`` paths, if given,
-    are sent."""
+    are sent, and nothing that matches ``exclude``."""
     attrs = {"local.session": session, "local.sharedkeyhint": name}
     if follow is not None:
         attrs["local.followpaths"] = json.dumps(follow)
+    if exclude is not None:
+        attrs["local.excludepatterns"] = json.dumps(exclude)
     source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"local://{name}", attrs=attrs))
     return definition(source.SerializeToString(), "source.local")
 
@@ -186,26 +190,17 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     """Render the Nixfile of this build and solve its Dockerfile; the result to return."""
     opts = request.opts
     filename = opts.get("filename", "Nixfile")
-    name = PurePosixPath(filename).name
-    # The Nixfile and its lock: the only files of the context the render reads (a Nixfile that
-    # imports other files is not supported here yet; its import fails with a located error).
-    wanted = [filename, f"{filename}.lock"]
     directory = opts.get("dockerfilekey", DOCKERFILE_LOCAL)
-    ref = gateway.local(directory, wanted)
-    context = work / "context"
-    context.mkdir()
-    (context / name).write_bytes(gateway.read(ref, filename))
+    options = request.options(_package_set(gateway, request, work))
     try:
-        (context / f"{name}.lock").write_bytes(gateway.read(ref, f"{filename}.lock"))
-    except grpc.RpcError:
-        pass  # no lock: a layered image keeps its store in one layer (docs/frontend.md)
-    nixpkgs = _package_set(gateway, request, work)
-    # From the copy's directory, errors name the file as the client does: Nixfile:LINE:COL.
-    os.chdir(context)
-    rendered = api.render_path(context / name, request.options(nixpkgs))
-    if rendered.context != context:
-        raise UsageError(f"{filename}: its Nix inputs reach outside its directory",
-                         hint="the frontend builds a Nixfile that imports no other file yet.")
+        # The Nixfile and its lock: all that most Nixfiles read.
+        wanted = gateway.local(directory, [filename, f"{filename}.lock"])
+        rendered = _render(gateway, wanted, work / "nixfile", filename, options)
+    except NixdfError:
+        # One that names files beside it (import ./lib.nix, src = ./app) fails without them:
+        # again with its whole directory, whose render's error, if any, is the one to show.
+        everything = gateway.local(directory, exclude=[".git"])
+        rendered = _render(gateway, everything, work / "directory", filename, options)
     forward = {k: v for k, v in opts.items() if k not in ("cmdline", "source", "filename")}
     forward.update({"filename": FILENAME, CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}",
                     **_image_opts(rendered, opts, filename)})
@@ -223,6 +218,22 @@ def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
                                        for path in rendered.inputs.paths]),
               LIB_INPUT: files_state(lib_files())}
     return gateway.solve_dockerfile(forward, inputs)
+
+
+def _render(gateway: Gateway, ref: str, into: Path, filename: str,
+            options: api.RenderOptions) -> api.Rendered:
+    """Render the Nixfile ``filename`` of ``ref`` from a copy in ``into``."""
+    into.mkdir()
+    gateway.copy_tree(ref, into)
+    nixfile = into / filename
+    # From its directory, errors name the file as the client does: Nixfile:LINE:COL.
+    os.chdir(nixfile.parent)
+    rendered = api.render_path(nixfile, options)
+    if rendered.context != nixfile.parent:
+        raise UsageError(f"{filename}: its Nix inputs reach outside its directory",
+                         hint="the frontend reads only the Nixfile's directory: move what it "
+                         "names there, or build with nixdf build.")
+    return rendered
 
 
 def _package_set(gateway: Gateway, request: Request, work: Path) -> str | None:

@@ -133,3 +133,19 @@ def test_a_locked_layered_image_is_the_clis(engine_env, offline_image, frontend_
     assert ours["Config"] == theirs["Config"]
     assert run(engine_env, ref) == run(engine_env, cli_ref)
     docker(engine_env, "rmi", ref, cli_ref)
+
+
+def test_a_nixfile_that_imports_a_file_beside_it(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
+                                                 tmp_path) -> None:
+    (tmp_path / "Nixfile").write_text(
+        f"# syntax={frontend_ref}\nlet lib = import ./lib.nix {{ inherit pkgs; }}; in\n"
+        '{ app = buildImage {\n  name = "app";\n  contents = lib.server;\n'
+        '  config.Cmd = [ "/bin/redis-server" ];\n}; }\n')
+    (tmp_path / "lib.nix").write_text("{ pkgs }: { server = pkgs.redis; }\n")
+    ref = "nixdf-test/frontend-import:e2e"
+    done = buildx(engine_env, tmp_path, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load")
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "redis stand-in" in run(engine_env, ref), "the package lib.nix names"
+    docker(engine_env, "rmi", ref)
