@@ -129,8 +129,7 @@ class Gateway:
                 target.write_bytes(self.read(ref, path))
                 target.chmod(stat.S_IMODE(entry.mode))
 
-    def solve_dockerfile(self, opts: dict[str, str],
-                         inputs: dict[str, Any]) -> Any:
+    def solve_dockerfile(self, opts: dict[str, str], inputs: dict[str, Any]) -> Any:
         return self.stub.Solve(gateway_pb2.SolveRequest(
             Frontend="dockerfile.v0", FrontendOpt=opts, FrontendInputs=inputs,
             allowResultReturn=True, allowResultArrayRef=True)).result
@@ -138,9 +137,21 @@ class Gateway:
     def succeed(self, result: Any) -> None:
         self.stub.Return(gateway_pb2.ReturnRequest(result=result))
 
-    def fail(self, message: str) -> None:
-        self.stub.Return(gateway_pb2.ReturnRequest(
-            error=status_pb2.Status(code=UNKNOWN, message=message)))
+    def fail(self, error: Any) -> None:
+        self.stub.Return(gateway_pb2.ReturnRequest(error=error))
+
+
+def _status(err: Any) -> Any:
+    """A failed call's google.rpc.Status whole: BuildKit's details (the failing step, its
+    place in the Dockerfile) ride in the trailer as unknown fields of our Status."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    return status_pb2.Status(code=err.code().value[0], message=err.details() or "")
+
+
+def error(message: str) -> Any:
+    return status_pb2.Status(code=UNKNOWN, message=message)
 
 
 # Go's os.FileMode type bits, as fsutil's Stat carries them.
@@ -328,12 +339,17 @@ def main() -> int:
             result = frontend(gateway, request, Path(work))
         except NixdfError as err:
             # The build fails with nixdf's message: FILE:LINE:COL, the line, a caret, a hint.
-            gateway.fail(str(err))
+            gateway.fail(error(str(err)))
+            return 0
+        except grpc.RpcError as err:
+            # BuildKit refused a call: the Dockerfile's build failed (a step, an image), which
+            # is no bug of nixdf's. (BuildKit reports that error itself as well.)
+            gateway.fail(_status(err))
             return 0
         except Exception:
             # A bug: BuildKit shows no frontend's stderr, so the traceback is the build's error.
-            gateway.fail("nixdf frontend: internal error, please report it:\n"
-                         + traceback.format_exc())
+            gateway.fail(error("nixdf frontend: internal error, please report it:\n"
+                               + traceback.format_exc()))
             return 1
     gateway.succeed(result)
     return 0

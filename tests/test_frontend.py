@@ -149,3 +149,18 @@ def test_a_nixfile_that_imports_a_file_beside_it(engine_env, offline_image, fron
     assert done.returncode == 0, done.stderr[-4000:]
     assert "redis stand-in" in run(engine_env, ref), "the package lib.nix names"
     docker(engine_env, "rmi", ref)
+
+
+def test_a_failing_nix_build_is_the_builds_error(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
+                                                 tmp_path) -> None:
+    (tmp_path / "Nixfile").write_text(
+        f"# syntax={frontend_ref}\n"
+        '{ app = buildImage { name = "app"; contents = pkgs.helo; }; }\n')
+    done = buildx(engine_env, tmp_path, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend")
+    assert done.returncode != 0
+    assert "attribute 'helo' missing" in done.stderr
+    # BuildKit's own report of the failed step, as for any Dockerfile: not a crash of nixdf's.
+    assert "ERROR: failed to solve: process \"/bin/sh -c set -eu;" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
