@@ -39,8 +39,10 @@ from nixdf_buildkit import (  # type: ignore[import-not-found, unused-ignore]
 )
 
 from . import api, defaults
-from .errors import NixdfError, UsageError
+from .engine import Engine
+from .errors import NeedsLockError, NixdfError, UsageError
 from .libfiles import lib_files
+from .plan import ExternalSource
 
 # BuildKit's names: the client's directories (buildx sends the Dockerfile's directory as
 # "dockerfile" and the context as "context"), and the opts that carry build args and named
@@ -199,44 +201,90 @@ def files_state(files: dict[str, bytes]) -> Any:
 
 def frontend(gateway: Gateway, request: Request, work: Path) -> Any:
     """Render the Nixfile of this build and solve its Dockerfile; the result to return."""
-    opts = request.opts
-    filename = opts.get("filename", "Nixfile")
-    directory = opts.get("dockerfilekey", DOCKERFILE_LOCAL)
+    build = Build(gateway, request.opts, request.session)
     options = request.options(_package_set(gateway, request, work))
     try:
         # The Nixfile and its lock: all that most Nixfiles read.
-        wanted = gateway.local(directory, [filename, f"{filename}.lock"])
-        rendered = _render(gateway, wanted, work / "nixfile", filename, options)
+        wanted = gateway.local(build.directory, [build.filename, f"{build.filename}.lock"])
+        rendered = _render_locked(build, build.copy(wanted, work / "nixfile"), options, work)
     except NixdfError:
         # One that names files beside it (import ./lib.nix, src = ./app) fails without them:
         # again with its whole directory, whose render's error, if any, is the one to show.
-        everything = gateway.local(directory, exclude=[".git"])
-        rendered = _render(gateway, everything, work / "directory", filename, options)
-    forward = {k: v for k, v in opts.items() if k not in ("cmdline", "source", "filename")}
-    forward.update({"filename": FILENAME, CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}",
-                    **_image_opts(rendered, opts, filename)})
-    forward.pop("dockerfilekey", None)
-    if (parent := str(PurePosixPath(filename).parent)) != ".":
-        forward["contextsubdir"] = parent  # the context below is that directory's parent
-    if rendered.external_nixpkgs is not None:
-        forward[CONTEXT + rendered.external_nixpkgs.image] = opts[CONTEXT + NIXPKGS_CONTEXT]
-    # The build context is the Nixfile's directory, whatever the client sent as the context
-    # (`-f app/Nixfile .`): the Dockerfile copies the Nixfile from there. Only its Nix inputs
-    # are sent.
-    inputs = {"dockerfile": files_state({FILENAME: rendered.text.encode()}),
-              "context": local_source(request.session, directory,
-                                      [str(PurePosixPath(filename).parent / path)
-                                       for path in rendered.inputs.paths]),
-              LIB_INPUT: files_state(lib_files())}
-    return gateway.solve_dockerfile(forward, inputs)
+        everything = gateway.local(build.directory, exclude=[".git"])
+        rendered = _render_locked(build, build.copy(everything, work / "directory"), options,
+                                  work)
+    return build.solve(rendered.text, rendered.inputs.paths, rendered.external_nixpkgs,
+                       _image_opts(rendered, request.opts, build.filename))
 
 
-def _render(gateway: Gateway, ref: str, into: Path, filename: str,
-            options: api.RenderOptions) -> api.Rendered:
-    """Render the Nixfile ``filename`` of ``ref`` from a copy in ``into``."""
-    into.mkdir()
-    gateway.copy_tree(ref, into)
-    nixfile = into / filename
+@dataclass(slots=True)
+class Build:
+    """This build's Nixfile, as the client names it, and how its Dockerfiles are solved."""
+
+    gateway: Gateway
+    opts: dict[str, str]
+    session: str
+
+    @property
+    def filename(self) -> str:
+        return self.opts.get("filename", "Nixfile")
+
+    @property
+    def directory(self) -> str:
+        """The client's directory that holds the Nixfile (buildx: the -f file's)."""
+        return self.opts.get("dockerfilekey", DOCKERFILE_LOCAL)
+
+    def copy(self, ref: str, into: Path) -> Path:
+        """Copy what ``ref`` holds of the client's directory to ``into``: the Nixfile there."""
+        into.mkdir()
+        self.gateway.copy_tree(ref, into)
+        return into / self.filename
+
+    def solve(self, dockerfile: str, paths: tuple[str, ...],
+              nixpkgs: ExternalSource | None, extra: dict[str, str]) -> Any:
+        """Solve ``dockerfile`` with BuildKit's Dockerfile frontend, with the build's options
+        and ``extra``. Its context is the Nixfile's directory, whatever the client sent as the
+        context (`-f app/Nixfile .`), and only the Nix inputs ``paths`` of it are sent."""
+        dropped = ("cmdline", "source", "filename", "dockerfilekey", "target", "platform")
+        opts = {k: v for k, v in self.opts.items() if k not in dropped}
+        opts.update({"filename": FILENAME, CONTEXT + LIB_STAGE: f"input:{LIB_INPUT}", **extra})
+        parent = PurePosixPath(self.filename).parent
+        if str(parent) != ".":
+            opts["contextsubdir"] = str(parent)  # the context below is its parent
+        if nixpkgs is not None:
+            opts[CONTEXT + nixpkgs.image] = self.opts[CONTEXT + NIXPKGS_CONTEXT]
+        inputs = {"dockerfile": files_state({FILENAME: dockerfile.encode()}),
+                  "context": local_source(self.session, self.directory,
+                                          [str(parent / path) for path in paths]),
+                  LIB_INPUT: files_state(lib_files())}
+        return self.gateway.solve_dockerfile(opts, inputs)
+
+
+# The engine a lock runs on is the BuildKit this frontend runs in: named contexts and all.
+BUILDKIT = Engine(docker="", buildx=True, server_version="BuildKit (frontend)")
+
+
+def _render_locked(build: Build, nixfile: Path, options: api.RenderOptions,
+                   work: Path) -> api.Rendered:
+    """Render the copy ``nixfile``. Without a current lock, a Nixfile that needs Nix's values
+    or has a layered image is locked first, within this build: its lock Dockerfile solved,
+    the output read and the lock written beside the copy, as `nixdf lock` would."""
+    try:
+        rendered = _render(nixfile, build.filename, options)
+        if not rendered.wants_lock:
+            return rendered
+    except NeedsLockError:
+        pass
+    prepared = api.prepare_lock(nixfile, options, engine=BUILDKIT)
+    result = build.solve(prepared.dockerfile, prepared.inputs.paths,
+                         prepared.external_nixpkgs, {})
+    output = Path(tempfile.mkdtemp(prefix="lock-output.", dir=work))
+    build.gateway.copy_tree(result.ref.id, output)
+    api.write_lock(prepared, output)
+    return _render(nixfile, build.filename, options)
+
+
+def _render(nixfile: Path, filename: str, options: api.RenderOptions) -> api.Rendered:
     # From its directory, errors name the file as the client does: Nixfile:LINE:COL.
     os.chdir(nixfile.parent)
     rendered = api.render_path(nixfile, options)
@@ -287,6 +335,8 @@ def _image_opts(rendered: api.Rendered, opts: dict[str, str], filename: str) -> 
                              f"{image.platform}, the architecture its Nixfile names",
                              hint="drop --platform, or change the image's architecture.")
         chosen["platform"] = image.platform
+    elif "platform" in opts:
+        chosen["platform"] = opts["platform"]
     return chosen
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -112,19 +113,20 @@ def test_target_picks_an_image_built_on_another(engine_env, offline_image, front
         in unknown.stderr
 
 
-def test_a_locked_layered_image_is_the_clis(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
-                                            tmp_path) -> None:
-    """With the Nixfile.lock `nixdf lock` wrote beside it, the frontend builds the image
-    `nixdf build` builds: the same layers, the same created time."""
+def test_a_layered_image_is_locked_in_the_same_build_as_the_clis(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, frontend_ref, tmp_path) -> None:
+    """Without a Nixfile.lock, one build locks and builds the image `nixdf build` builds: the
+    same layers, the same created time. Then the lock `nixdf build` wrote is used as is."""
     directory = with_syntax(frontend_ref, ROOT / "examples" / "layered" / "Nixfile", tmp_path)
-    options = ("--nix-image", offline_image, "--nixpkgs", str(OFFLINE_PKGS))
-    nixdf(engine_env, "lock", str(directory / "Nixfile"), *options)
-    cli_ref, ref = "nixdf-test/frontend-layered:cli", "nixdf-test/frontend-layered:e2e"
-    nixdf(engine_env, "build", str(directory / "Nixfile"), *options, "-t", cli_ref)
-    done = buildx(engine_env, directory, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
-                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
-                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load")
+    args = ("--build-context", f"nixpkgs={OFFLINE_PKGS}", "--build-arg",
+            f"NIXDF_NIX_IMAGE={offline_image}", "--build-arg", "NIXDF_COMPAT=builtin-frontend")
+    ref, cli_ref = "nixdf-test/frontend-layered:e2e", "nixdf-test/frontend-layered:cli"
+    done = buildx(engine_env, directory, *args, "-t", ref, "--load")
     assert done.returncode == 0, done.stderr[-4000:]
+    assert "lock_closure /out/closure-0" in done.stderr, "the lock step ran in this build"
+    assert not (directory / "Nixfile.lock").exists(), "the client's directory is left alone"
+    nixdf(engine_env, "build", str(directory / "Nixfile"), "--nix-image", offline_image,
+          "--nixpkgs", str(OFFLINE_PKGS), "-t", cli_ref)
     ours, theirs = (json.loads(docker(engine_env, "image", "inspect", r).stdout)[0]
                     for r in (ref, cli_ref))
     assert len(ours["RootFS"]["Layers"]) > 2, "the lock split the store into layers"
@@ -132,7 +134,16 @@ def test_a_locked_layered_image_is_the_clis(engine_env, offline_image, frontend_
     assert ours["Created"] == theirs["Created"] == "1970-01-01T00:00:01Z"
     assert ours["Config"] == theirs["Config"]
     assert run(engine_env, ref) == run(engine_env, cli_ref)
+    assert (directory / "Nixfile.lock").is_file()
+    again = buildx(engine_env, directory, *args, "-t", ref, "--load")
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "lock_closure" not in again.stderr, "a current lock is used, not made again"
+    assert layers_of(engine_env, ref) == theirs["RootFS"]["Layers"]
     docker(engine_env, "rmi", ref, cli_ref)
+
+
+def layers_of(env: dict[str, str], ref: str) -> list[str]:
+    return json.loads(docker(env, "image", "inspect", ref).stdout)[0]["RootFS"]["Layers"]
 
 
 def test_a_nixfile_that_imports_a_file_beside_it(engine_env, offline_image, frontend_ref,  # type: ignore[no-untyped-def]
@@ -164,3 +175,20 @@ def test_a_failing_nix_build_is_the_builds_error(engine_env, offline_image, fron
     # BuildKit's own report of the failed step, as for any Dockerfile: not a crash of nixdf's.
     assert "ERROR: failed to solve: process \"/bin/sh -c set -eu;" in done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_config_that_needs_nix_is_locked_in_the_same_build(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, frontend_ref, tmp_path) -> None:
+    (tmp_path / "Nixfile").write_text(
+        f"# syntax={frontend_ref}\n"
+        '{ app = buildImage { name = "app"; contents = pkgs.hello;\n'
+        '  config.Cmd = [ "${pkgs.hello}/bin/hello" ]; }; }\n')
+    ref = "nixdf-test/frontend-needs-lock:e2e"
+    done = buildx(engine_env, tmp_path, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend", "-t", ref, "--load")
+    assert done.returncode == 0, done.stderr[-4000:]
+    (cmd,) = config(engine_env, ref)["Cmd"]
+    assert re.fullmatch(r"/nix/store/[0-9a-z]{32}-hello[^/]*/bin/hello", cmd), cmd
+    assert "Hello" in run(engine_env, ref)
+    docker(engine_env, "rmi", ref)
