@@ -4,8 +4,9 @@
 BuildKit runs the image REF names and speaks its gateway API (gRPC) over the process's stdin and
 stdout. This module is a thin client of that API over nixdf's library: it reads the Nixfile (and
 the package set given as the named build context ``nixpkgs``) from the client through the
-gateway, renders the Dockerfile with :func:`nixdf.api.render_path`, and hands it to BuildKit's
-own Dockerfile frontend (``dockerfile.v0``), whose result it returns: caching, exports,
+gateway, renders the Dockerfile with :func:`nixdf.api.render_path` (locking first, within the
+same build, when a lock is missing), and hands it to BuildKit's own Dockerfile frontend
+(``dockerfile.v0``), whose result it returns: caching, exports,
 ``--platform``, secrets and attestations are BuildKit's. nixdf's ``.nixdf/`` files reach the
 Dockerfile as the named context ``nixdf``, which takes the place of the stage of that name.
 
