@@ -14,7 +14,7 @@
 # base instead, see docs/frontend.md.
 #
 # Prints the pushed REF's digest on stdout; everything else goes to stderr.
-set -eu
+set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 checkout=$(dirname "$here")
@@ -67,19 +67,25 @@ ln -s lib "$R$VENV/lib64"
 log "installing nixdf from $checkout, grpcio and protobuf (PyPI)"
 # pip from a venv of its own: Debian's python3 has none without python3-pip.
 "$PYTHON" -m venv "$tmp/pip" || die 3 "$PYTHON -m venv failed: apt-get install -y python3-venv"
+# From a copy of what the package is made of: pip builds in the source tree (build/, *.egg-info),
+# and the checkout stays as it is.
+mkdir "$tmp/src"
+tar -C "$checkout" --exclude=__pycache__ -cf - pyproject.toml README.md nixdf grammar templates \
+    | tar -C "$tmp/src" -xf -
 "$tmp/pip/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location \
-    --target "$SITE" --no-compile "$checkout[frontend]" grpcio-tools >&2
+    --target "$SITE" --no-compile "$tmp/src[frontend]" grpcio-tools >&2
 PYTHONPATH=$SITE "$PYTHON" -m grpc_tools.protoc -I "$checkout/frontend/proto" \
     --python_out="$SITE" --grpc_python_out="$SITE" "$checkout"/frontend/proto/nixdf_buildkit/*.proto
 # grpcio-tools (the compiler, 7 MB) is needed only for that step; the scripts pip made point
 # at this machine's paths.
 rm -rf "$SITE"/grpc_tools "$SITE"/grpcio_tools-*.dist-info "$SITE/bin"
-"$PYTHON" -m compileall -q -j 0 "$SITE" "$R/usr/lib/python3.11" >&2 || true
+"$PYTHON" -m compileall -q -j 0 "$SITE" "$R/usr/lib/python3.11" >&2
 
 # --- shared libraries -------------------------------------------------------------------
 log "copying the shared libraries ldd lists"
+# (ldd fails on the few files that are not dynamic: they need nothing.)
 find "$R" -type f \( -name '*.so' -o -name '*.so.*' -o -path "$R/usr/bin/python3.11" \) \
-    -print0 | xargs -0 ldd 2>/dev/null | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' \
+    -print0 | { xargs -0 ldd 2>/dev/null || true; } | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }' \
     | sort -u | while read -r lib; do cp -L --parents "$lib" "$R"; done
 
 # --- nixdf's caches, filled ---------------------------------------------------------------
