@@ -45,7 +45,11 @@ our_pid() {  # the registry this script started, if alive
 }
 
 in_engine_ns() { nsenter --net="/proc/$(cat "$ENGINE_PIDFILE")/ns/net" "$@"; }
-answers() { in_engine_ns curl -fsS -m 3 "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1; }
+# Python, not curl: a fresh Debian has python3 (the tests need it), not always curl.
+answers() {
+    in_engine_ns python3 -c 'import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/", timeout=3)' "$PORT" >/dev/null 2>&1
+}
 
 ensure_bin() {
     [ -x "$BIN" ] && return 0
