@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.engines(MODERN)]
 
 
 @pytest.fixture(scope="session")
-def frontend_ref(engine_env: dict[str, str]) -> str:
+def frontend_ref(engine_env: dict[str, str]) -> Iterator[str]:
     """The frontend image of this checkout, pushed to the engine's loopback registry; its tag
-    is this checkout's, so two checkouts testing at once never pull each other's."""
+    is this checkout's, so two checkouts testing at once never pull each other's. The copy
+    buildx's docker driver leaves in the engine goes at the end (each run's would pile up)."""
     registry = subprocess.run([str(ROOT / "scripts" / "frontend-registry.sh"), "start"],
                               env=engine_env, capture_output=True, text=True, check=True)
     tag = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
@@ -33,7 +35,8 @@ def frontend_ref(engine_env: dict[str, str]) -> str:
     done = subprocess.run([str(ROOT / "scripts" / "frontend-image.sh"), ref], env=engine_env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
-    return ref
+    yield ref
+    docker(engine_env, "rmi", ref, check=False)
 
 
 def buildx(env: dict[str, str], directory: Path, *args: str,
