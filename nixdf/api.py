@@ -28,6 +28,7 @@ from .lockfile import lock_path as lock_path
 from .locking import PreparedLock as PreparedLock
 from .locking import lock as lock
 from .locking import prepare_lock as prepare_lock
+from .locking import write_lock as write_lock
 from .options import RenderOptions as RenderOptions
 from .options import check_options as check_options
 from .plan import COMPAT_TARGETS, DockerfilePlan, ExternalSource, PlanOptions, plan

@@ -149,19 +149,29 @@ def lock(prepared: PreparedLock) -> Path:
                 images = {key: image["values"] for (key, _), image
                           in zip(flake_images(found, system), found, strict=True)}
                 (dest / "nixdf-lock.json").write_text(json.dumps(images), encoding="utf-8")
-        images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
-        # The store paths the Dockerfile will name (the closures come next, and name more).
-        named = sorted(set(STORE_PATH.findall(json.dumps(images))))
-        for index, attr in enumerate(prepared.layered):
-            lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
-            images[attr or ""]["closure"] = [closure_entry(line) for line in lines if line]
-        # What --nix-cache-from needs to take these paths from an image (nixdf.cachefrom).
-        dumped = registrations(dest)
+        return write_lock(prepared, dest, found)
+
+
+def write_lock(prepared: PreparedLock, dest: Path,
+               flake: list[dict[str, object]] | None = None) -> Path:
+    """Write the lock file (atomically) from what a run of ``prepared.dockerfile`` put in
+    ``dest``: the values, and every store path named. (nixdf.frontend runs that Dockerfile
+    inside its own build, and hands its output here.)"""
+    import json
+
+    images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
+    # The store paths the Dockerfile will name (the closures come next, and name more).
+    named = sorted(set(STORE_PATH.findall(json.dumps(images))))
+    for index, attr in enumerate(prepared.layered):
+        lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
+        images[attr or ""]["closure"] = [closure_entry(line) for line in lines if line]
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
+    # What --nix-cache-from needs to take these paths from an image (nixdf.cachefrom).
+    dumped = registrations(dest)
     if dumped:
         data["registrations"] = dumped
-    if found is not None:
-        data["flake"] = found
+    if flake is not None:
+        data["flake"] = flake
     path = lock_path(prepared.nixfile)
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

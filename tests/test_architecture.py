@@ -10,14 +10,15 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nixdf"
 
 # Each module may import only modules on later lines (the stages below it).
-LAYERS = ["__main__", "cli", "api", "cachefrom", "locking storegc", "failures", "load",
+LAYERS = ["__main__", "cli frontend", "api", "cachefrom", "locking storegc", "failures", "load",
           "lockfile", "options",
           "engine render buildlog", "plan inputs flake", "spec", "dockertools nix2container",
           "imageconfig", "arguments", "image vocabulary", "evaluate", "evaluator",
           "primops", "values", "parse", "lexer tables layers builders defaults syntax",
           "files libfiles registrations",
           "errors cachedir record progress"]
-OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine"}
+OWNERS = {"lark": "tables", "jinja2": "render", "typer": "cli", "subprocess": "engine",
+          "grpc": "frontend"}
 
 
 def _rank(module: str) -> int:
