@@ -251,8 +251,8 @@ def test_per_path_stages_give_the_same_layers_and_copy_only_changed_paths(  # ty
     done = build(engine_env, offline_image, nixfile, "--per-path", "--progress", "plain",
                  nixpkgs=pkgs)
     assert run(engine_env, ref) == f"Hi {token}\n"
-    steps = re.findall(r"^#(\d+) \[(popular-store-\d+) 1/1\] RUN .*?'([^']+)'", done.stderr,
-                       re.MULTILINE)
+    steps = re.findall(r"^#(\d+) \[(popular-store-\d+) 1/1\] RUN .*?copy_layer \S+ \S+ '?([^' ;]+)",
+                       done.stderr, re.MULTILINE)
     ran = {stage: (number, name) for number, stage, name in steps}
     cached = set(re.findall(r"^#(\d+) CACHED$", done.stderr, re.MULTILINE))
     busybox_step = next(number for number, name in ran.values()
