@@ -3,7 +3,8 @@
 Run with the offline builder image loaded in both engines (scripts/offline-nix-image.sh,
 scripts/modern-engine.sh import):
 
-    python benchmarks/fresh_runner.py [--save out.json] [--engines docker-20.10,docker-26]
+    python benchmarks/fresh_runner.py [--save out.json] [--baseline old.json]
+        [--engines docker-20.10,docker-26]
 
 The image is benchmarks/service/Nixfile (the app of benchmarks/service-pkgs: about 30 store
 paths, 150 MB); the change is its 35 MB data leaf (dataVersion). On each engine, in one run:
@@ -21,6 +22,11 @@ end, by id. Each fresh nixdf build starts from the lock file v1 left (as a CI ch
 the previous commit's lock would). The table gives seconds, the derivations Nix built (from
 the build log), the megabytes the seed took from the v1 image, whether the image's layers
 are the warm rebuild's, and the issue's target: with the option, at most 2x the warm leaf rebuild.
+
+The warm builder's targets too, in the same run: a no-op `nixdf build` (median of three)
+against the no-op of a one-line Dockerfile on the same engine and client (at most 1.5x), and
+the warm leaf rebuild against the hand recipe's warm rebuild of the same change (at most
+0.35x). With --baseline, each time is also given as a ratio to an earlier --save.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,8 +52,10 @@ from service import RECIPE, prepare, set_versions  # noqa: E402
 BUILDER = "nixdf-offline/nix:latest"
 V1 = {"dataVersion": "1", "leafVersion": "1", "libVersion": "1"}
 V2 = {**V1, "dataVersion": "2"}
-ROWS = ("v1", "warm leaf rebuild", "fresh, no option", "fresh, --nix-cache-from v1",
+ROWS = ("v1", "warm leaf rebuild", "warm no-op", "one-line Dockerfile no-op",
+        "hand recipe, warm leaf rebuild", "fresh, no option", "fresh, --nix-cache-from v1",
         "fresh, hand recipe")
+ONE_LINE = "FROM scratch\nCOPY f /f\n"
 
 
 def engine_env(name: str) -> dict[str, str]:
@@ -135,6 +144,10 @@ def measure(engine: str) -> dict[str, dict[str, float]]:
         seconds, log = build(context, "warm", "warm")
         table["warm leaf rebuild"] = {"s": seconds, "built": built(log)}
         warm = layers("bench/fresh:warm", env)
+        table["warm no-op"] = {"s": statistics.median(
+            build(context, "warm", "warm")[0] for _ in range(3))}
+        table["one-line Dockerfile no-op"] = {"s": one_line_noop(Path(tmp), env)}
+        table["hand recipe, warm leaf rebuild"] = {"s": recipe_leaf_rebuild(Path(tmp), env)}
         for row, name, flags in (
                 ("fresh, no option", "fresh-plain", ()),
                 ("fresh, --nix-cache-from v1", "fresh-seeded",
@@ -149,7 +162,8 @@ def measure(engine: str) -> dict[str, dict[str, float]]:
               str(context)], env, stdin=RECIPE)
         table["fresh, hand recipe"] = {"s": time.perf_counter() - start}
         _run([docker, "rmi", "bench/fresh:v1", "bench/fresh:warm", "bench/fresh:fresh-plain",
-              "bench/fresh:fresh-seeded", "bench/fresh:recipe", *builders], env)
+              "bench/fresh:fresh-seeded", "bench/fresh:recipe", "bench/fresh:recipe-warm",
+              "bench/fresh:one-line", *builders], env)
     # This run's caches: the records that were not there before it (another build's that
     # appeared meanwhile and is in use is kept by the engine; one not in use rebuilds).
     for record in sorted(cache_mounts(env) - before):
@@ -158,7 +172,38 @@ def measure(engine: str) -> dict[str, dict[str, float]]:
     return table
 
 
-def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
+def _timed(argv: list[str], env: dict[str, str], stdin: str | None = None) -> float:
+    start = time.perf_counter()
+    _run(argv, env, stdin)
+    return time.perf_counter() - start
+
+
+def one_line_noop(tmp: Path, env: dict[str, str]) -> float:
+    """A one-line Dockerfile's no-op build, median of five, on the engine's own client."""
+    context = tmp / "one-line"
+    context.mkdir()
+    (context / "f").write_text("f\n")
+    argv = [env["NIXDF_DOCKER"], "build", "-q", "-t", "bench/fresh:one-line", "-f", "-",
+            str(context)]
+    _timed(argv, env, ONE_LINE)
+    return statistics.median(_timed(argv, env, ONE_LINE) for _ in range(5))
+
+
+def recipe_leaf_rebuild(tmp: Path, env: dict[str, str]) -> float:
+    """The hand recipe's warm rebuild of the leaf change: v1 built (cached or not), then v2."""
+    context = tmp / "recipe-warm"
+    context.mkdir()
+    prepare(context)
+    set_versions(context, V1)
+    argv = [env["NIXDF_DOCKER"], "build", "-q", "-t", "bench/fresh:recipe-warm", "-f", "-",
+            str(context)]
+    _run(argv, env, RECIPE)
+    set_versions(context, V2)
+    return _timed(argv, env, RECIPE)
+
+
+def report(results: dict[str, dict[str, dict[str, float]]],
+           baseline: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
     engines = list(results)
     print("| scenario | " + " | ".join(engines) + " |")
     print("|---" * (len(engines) + 1) + "|")
@@ -173,6 +218,9 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
                 cell += f", {values['MB taken']:.1f} MB taken"
             if "layers = warm's" in values:
                 cell += ", layers = warm's" if values["layers = warm's"] else ", layers differ"
+            old = (baseline or {}).get(engine, {}).get(row, {}).get("s")
+            if old:
+                cell += f" ({values['s'] / old:.2f}× baseline)"
             cells.append(cell)
         print(f"| {row} | " + " | ".join(cells) + " |")
     for engine in engines:
@@ -181,15 +229,25 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
         verdict = "PASS" if seeded <= 2 * warm else "FAIL"
         print(f"| target {engine}: fresh with --nix-cache-from ≤ 2× warm leaf rebuild | "
               f"{seeded:.1f} / {warm:.1f} = {seeded / warm:.2f}× **{verdict}** |")
+        for name, row, reference, most in (
+                ("no-op nixdf build ≤ 1.5× one-line no-op", "warm no-op",
+                 "one-line Dockerfile no-op", 1.5),
+                ("warm leaf rebuild ≤ 0.35× the hand recipe's", "warm leaf rebuild",
+                 "hand recipe, warm leaf rebuild", 0.35)):
+            ours, theirs = results[engine][row]["s"], results[engine][reference]["s"]
+            verdict = "PASS" if ours <= most * theirs else "FAIL"
+            print(f"| target {engine}: {name} | {ours:.2f} / {theirs:.2f} = "
+                  f"{ours / theirs:.2f}× **{verdict}** |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path)
+    parser.add_argument("--baseline", type=Path)
     parser.add_argument("--engines", default="docker-20.10,docker-26")
     args = parser.parse_args()
     results = {engine: measure(engine) for engine in args.engines.split(",")}
-    report(results)
+    report(results, json.loads(args.baseline.read_text()) if args.baseline else None)
     if args.save:
         args.save.write_text(json.dumps(results, indent=2) + "\n")
 

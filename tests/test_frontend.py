@@ -195,3 +195,31 @@ def test_a_config_that_needs_nix_is_locked_in_the_same_build(  # type: ignore[no
     assert re.fullmatch(r"/nix/store/[0-9a-z]{32}-hello[^/]*/bin/hello", cmd), cmd
     assert "Hello" in run(engine_env, ref)
     docker(engine_env, "rmi", ref)
+
+
+def test_options_as_build_args_per_path_and_binary_caches(  # type: ignore[no-untyped-def]
+        engine_env, offline_image, frontend_ref, tmp_path) -> None:
+    """NIXDF_PER_PATH gives each store layer a stage of its own, with the layers `nixdf build
+    --per-path` makes; NIXDF_SUBSTITUTERS and NIXDF_TRUSTED_PUBLIC_KEYS reach Nix's options
+    (a cache that does not answer: Nix builds, as it would)."""
+    directory = with_syntax(frontend_ref, ROOT / "examples" / "layered" / "Nixfile", tmp_path)
+    nixdf(engine_env, "lock", str(directory / "Nixfile"), "--nix-image", offline_image,
+          "--nixpkgs", str(OFFLINE_PKGS))
+    ref, cli_ref = "nixdf-test/frontend-per-path:e2e", "nixdf-test/frontend-per-path:cli"
+    key = "cache.example.org-1:" + "A" * 43 + "="
+    done = buildx(engine_env, directory, "--build-context", f"nixpkgs={OFFLINE_PKGS}",
+                  "--build-arg", f"NIXDF_NIX_IMAGE={offline_image}",
+                  "--build-arg", "NIXDF_COMPAT=builtin-frontend",
+                  "--build-arg", "NIXDF_PER_PATH=1",
+                  "--build-arg", "NIXDF_SUBSTITUTERS=http://127.0.0.1:9",
+                  "--build-arg", f"NIXDF_TRUSTED_PUBLIC_KEYS={key}",
+                  "--progress", "plain", "-t", ref, "--load")
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert re.search(r"\[layered-store-1 1/1\] RUN", done.stderr), "a stage per store layer"
+    assert "--option extra-substituters http://127.0.0.1:9" in done.stderr
+    assert f"--option extra-trusted-public-keys {key}" in done.stderr
+    nixdf(engine_env, "build", str(directory / "Nixfile"), "--nix-image", offline_image,
+          "--nixpkgs", str(OFFLINE_PKGS), "--per-path", "-t", cli_ref)
+    assert layers_of(engine_env, ref) == layers_of(engine_env, cli_ref)
+    assert run(engine_env, ref) == run(engine_env, cli_ref)
+    docker(engine_env, "rmi", ref, cli_ref)
