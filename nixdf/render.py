@@ -173,9 +173,6 @@ def _nix_options(plan: DockerfilePlan) -> str:
             ("extra-trusted-public-keys", caches.trusted_keys)) if values)
     if caches.netrc:
         options += f" --option netrc-file /run/secrets/{NETRC_SECRET}"
-    if plan.flake:
-        # fetchTree (flake.lock's inputs) is Nix's flakes feature, experimental in Nix 2.8.
-        options += " --extra-experimental-features 'nix-command flakes'"
     return options
 
 
