@@ -141,17 +141,11 @@ def apply_lock(images: list[FoundImage], locked: dict[str, dict[str, object]]
             if id(image.call) in fresh else image for image in images], with_refs
 
 
-def closure_entry(line: str) -> dict[str, object]:
-    # "PATH SIZE REFERENCE...", as the lock build writes each path of a closure
-    path, size, *references = line.split()
-    return {"path": path, "narSize": int(size), "references": sorted(references)}
-
-
 def locked_closure(locked: dict[str, dict[str, object]] | None,
                     attr: str | None) -> tuple[StorePath, ...]:
     """The closure a lock recorded for a layered image."""
     closure = ((locked or {}).get(attr or "") or {}).get("closure")
-    # The lock's JSON, as closure_entry wrote it: a list of {path, narSize, references}.
+    # The lock's JSON, as nixdf.locking wrote it: a list of {path, narSize, references}.
     entries: list[dict[str, Any]] = closure if isinstance(closure, list) else []
     return tuple(StorePath(str(entry["path"]), int(entry["narSize"]), tuple(entry["references"]))
                  for entry in entries)

@@ -22,11 +22,11 @@ from .load import (
     nixpkgs_source,
     read_images,
 )
-from .lockfile import LOCK_VERSION, STORE_PATH, closure_entry, lock_key, lock_path
+from .lockfile import LOCK_VERSION, STORE_PATH, lock_key, lock_path
 from .options import RenderOptions, check_options
 from .plan import COMPAT_TARGETS, ExternalSource, PlanOptions, plan
 from .record import ValueRecord
-from .registrations import registrations
+from .registrations import parse_dump_db, registrations
 from .spec import records_closure
 
 # The engine and its subprocess are imported by the functions that run them.
@@ -162,12 +162,16 @@ def write_lock(prepared: PreparedLock, dest: Path,
     images = json.loads((dest / "nixdf-lock.json").read_text(encoding="utf-8"))
     # The store paths the Dockerfile will name (the closures come next, and name more).
     named = sorted(set(STORE_PATH.findall(json.dumps(images))))
-    for index, attr in enumerate(prepared.layered):
-        lines = (dest / f"closure-{index}").read_text(encoding="utf-8").splitlines()
-        images[attr or ""]["closure"] = [closure_entry(line) for line in lines if line]
+    # Each layered image's closure as Nix's database dump (lib.sh's lock_closure): the layers
+    # take each path's size and references, --nix-cache-from (nixdf.cachefrom) all of it.
+    closures = [parse_dump_db((dest / f"closure-{index}").read_text(encoding="utf-8"))
+                for index in range(len(prepared.layered))]
+    for attr, closure in zip(prepared.layered, closures, strict=True):
+        images[attr or ""]["closure"] = [
+            {"path": entry.path, "narSize": entry.nar_size, "references": list(entry.references)}
+            for entry in sorted(closure, key=lambda entry: entry.path)]
     data = {"version": LOCK_VERSION, "key": prepared.key, "images": images, "storePaths": named}
-    # What --nix-cache-from needs to take these paths from an image (nixdf.cachefrom).
-    dumped = registrations(dest)
+    dumped = registrations(closures)
     if dumped:
         data["registrations"] = dumped
     if flake is not None:

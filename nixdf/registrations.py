@@ -46,16 +46,12 @@ def parse_dump_db(text: str) -> list[Registration]:
     return found
 
 
-def registrations(dest: Path) -> dict[str, dict[str, Any]]:
-    """The lock's ``registrations``: every path of the closures the lock run dumped
-    (``dest/dump-db-N``, templates/lock.j2), keyed by path."""
-    found: dict[str, dict[str, Any]] = {}
-    for dump in sorted(dest.glob("dump-db-*")):
-        for entry in parse_dump_db(dump.read_text(encoding="utf-8")):
-            found[entry.path] = {"narHash": f"sha256:{entry.nar_hash}",
-                                 "narSize": entry.nar_size, "deriver": entry.deriver or None,
-                                 "references": list(entry.references)}
-    return found
+def registrations(closures: list[list[Registration]]) -> dict[str, dict[str, Any]]:
+    """The lock's ``registrations``: every path of the closures the lock run dumped, keyed
+    by path."""
+    return {entry.path: {"narHash": f"sha256:{entry.nar_hash}", "narSize": entry.nar_size,
+                         "deriver": entry.deriver or None, "references": list(entry.references)}
+            for closure in closures for entry in closure}
 
 
 def recorded(lock: Path) -> tuple[Registration, ...]:

@@ -130,7 +130,7 @@ let
         in if builtins.isAttrs x && (x.type or null) == "derivation" then x
           else throw "nixdf: ${if builtins.isList value then "item ${toString (i + 1)} of " else ""}the ${key} of image \"${image}\" is not a package (a derivation) but ${kinds.${kind} or kind}";
     in builtins.genList item (builtins.length items);
-  rootKey = image: if image ? copyToRoot then "copyToRoot" else "contents";
+  rootKey = set: if set ? copyToRoot then "copyToRoot" else "contents";
 
   # What becomes Dockerfile text, as JSON whose string context names the store paths in it.
   dockerfileText = found: builtins.toJSON {

@@ -402,27 +402,16 @@ copy_layer() {
   chmod 0755 /out/nix /out/nix/store
 }
 
-# The lock: the closure of the paths in /nixdf/contents and /nixdf/ref-outputs into OUT, each
-# path a line with its hash, size, deriver and references, sorted; the database dump as it is
-# into DUMP (NAR hashes and derivers, for nixdf build --nix-cache-from). One query for all: the
-# dump gives each path, its hash, size, deriver and references (a count, then one a line); a
-# query per path took 35 ms a path. lock_closure OUT DUMP
+# The lock: the closure of the paths in /nixdf/contents and /nixdf/ref-outputs, as Nix's
+# database holds it (nix-store --dump-db: each path, its NAR hash, size, deriver and
+# references), into OUT; nixdf.locking reads the layers' sizes and references and
+# --nix-cache-from's records from it. One query for all: a query per path took 35 ms a path.
+# lock_closure OUT
 lock_closure() {
-  : > "$1"; : > "$2"
+  : > "$1"
   if [ -s /nixdf/contents ] || [ -s /nixdf/ref-outputs ]; then
     nix-store --query --requisites $(cat /nixdf/contents /nixdf/ref-outputs) > /nixdf/closure
-    xargs nix-store --dump-db < /nixdf/closure | tee "$2" | {
-      field=0
-      while IFS= read -r value; do
-        case $field in
-          0) line=$value; field=1 ;;
-          2) line="$line $value"; field=3 ;;
-          1|3) field=$((field + 1)) ;;
-          4) left=$value; field=5; if [ "$left" -eq 0 ]; then echo "$line"; field=0; fi ;;
-          *) line="$line $value"; left=$((left - 1)); if [ "$left" -eq 0 ]; then echo "$line"; field=0; fi ;;
-        esac
-      done
-    } | sort > "$1"
+    xargs nix-store --dump-db < /nixdf/closure > "$1"
   fi
 }
 
