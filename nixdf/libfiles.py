@@ -14,6 +14,7 @@ import pkgutil
 import tempfile
 from contextlib import suppress
 from functools import cache
+from hashlib import sha256
 from pathlib import Path
 
 from .errors import UsageError
@@ -32,6 +33,17 @@ def lib_files() -> dict[str, bytes]:
             raise RuntimeError(f"cannot read {name} from the nixdf.templates package")
         files[name] = data
     return files
+
+
+@cache
+def lib_digest() -> str:
+    """The files' digest, short: a Dockerfile names it (ENV NIXDF_LIB) so that an engine
+    that keys a step by its text and its parent, not by what it bind-mounts (podman's
+    buildah), runs the steps again when the files change."""
+    digest = sha256()
+    for name, data in sorted(lib_files().items()):
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()[:16]
 
 
 def stale_lib_files(directory: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 import jinja2
 
 from .cachedir import cache_dir
-from .libfiles import LIB_DIR
+from .libfiles import LIB_DIR, lib_digest
 from .plan import (
     BUILDER_STAGE,
     EXTERNAL_NIXPKGS,
@@ -183,7 +183,7 @@ def _common(plan: DockerfilePlan) -> dict[str, object]:
         external_nixpkgs=EXTERNAL_NIXPKGS, netrc_secret=NETRC_SECRET,
         nix_options=_nix_options(plan), lib_nix=f"{LIB_MOUNT}/lib.nix",
         lib_dir=str(PurePosixPath(plan.nixfile).parent / LIB_DIR), image_arg=image_arg,
-        nixpkgs_env=_nixpkgs_env(plan),
+        nixpkgs_env=_nixpkgs_env(plan), lib_digest=lib_digest(),
         flake_env=_flake_env(plan.flake) if plan.flake else "")
 
 

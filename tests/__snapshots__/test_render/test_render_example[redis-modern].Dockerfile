@@ -4,8 +4,10 @@
 
 # The Nix builder, pinned by digest. Its /nix seeds the Nix store cache of every build stage.
 FROM nixos/nix:2.35.1@sha256:377d4887aca98f0dfa12971c1ea6d6a625a435d8b610d4c95a436843da6fbfd1 AS nix
-# What .nixdf/lib.nix reads: the package set and the Nixfile.
-ENV NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz" \
+# .nixdf/'s digest (podman keys a step by its text, not by the files it mounts), and what
+# .nixdf/lib.nix reads: the package set and the Nixfile.
+ENV NIXDF_LIB=d08f545c3c34f4aa \
+    NIXDF_NIXPKGS="https://github.com/NixOS/nixpkgs/archive/8c50a710ddca43d7a530fb805ad55bde8d0141c5.tar.gz" \
     NIXDF_NIXPKGS_SHA256="0am8xx09fx5yf2p0wb001v0jx1g5hrfb76h4r37xph378jgk7pcr" \
     NIXDF_NIXFILE="Nixfile"
 
